@@ -1,0 +1,116 @@
+"""Run-time settings read from the environment: device, dtype, scale, seeds.
+
+``GDLAB_DEVICE`` in ``auto|cpu|cuda`` (default ``auto``: CUDA when present),
+``GDLAB_DTYPE`` in ``float64|float32`` (default ``float64``),
+``GDLAB_SCALE`` in ``quick|paper`` (default ``quick``).
+An unknown value raises :class:`RuntimeConfigError` naming the value and the
+allowed ones.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DEVICES",
+    "DTYPES",
+    "SCALES",
+    "RuntimeConfigError",
+    "banner",
+    "get_device",
+    "get_dtype",
+    "get_scale",
+    "make_generator",
+    "print_banner",
+    "by_scale",
+    "seed_everything",
+]
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+SCALES = ("quick", "paper")
+
+T = TypeVar("T")
+
+
+class RuntimeConfigError(ValueError):
+    """A run-time setting (environment variable or argument) has an invalid value."""
+
+
+def _read(var: str, default: str, allowed: tuple[str, ...], value: str | None) -> str:
+    raw = value if value is not None else os.environ.get(var, default)
+    choice = raw.strip().lower()
+    if choice not in allowed:
+        source = f"{var}={raw!r}" if value is None else f"{raw!r}"
+        raise RuntimeConfigError(
+            f"unknown value {source}; allowed values: {', '.join(allowed)}"
+        )
+    return choice
+
+
+def get_device(value: str | None = None) -> torch.device:
+    """The compute device from ``value`` or ``GDLAB_DEVICE`` (``auto`` picks CUDA if available)."""
+    choice = _read("GDLAB_DEVICE", "auto", DEVICES, value)
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeConfigError(
+            "GDLAB_DEVICE=cuda was requested but no CUDA GPU is available "
+            f"(torch {torch.__version__}, cuda build: {torch.version.cuda}); "
+            "use GDLAB_DEVICE=cpu or auto"
+        )
+    return torch.device(choice)
+
+
+def get_dtype(value: str | None = None) -> torch.dtype:
+    """The floating dtype from ``value`` or ``GDLAB_DTYPE`` (float64 unless asked otherwise)."""
+    return DTYPES[_read("GDLAB_DTYPE", "float64", tuple(DTYPES), value)]
+
+
+def get_scale(value: str | None = None) -> str:
+    """The experiment scale from ``value`` or ``GDLAB_SCALE``: ``quick`` (CI, CPU) or ``paper``."""
+    return _read("GDLAB_SCALE", "quick", SCALES, value)
+
+
+def by_scale(quick: T, paper: T, scale: str | None = None) -> T:
+    """Pick the ``quick`` or the ``paper`` value according to the current scale."""
+    return paper if get_scale(scale) == "paper" else quick
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so reruns are bit-identical on one device."""
+    if not isinstance(seed, int) or seed < 0:
+        raise RuntimeConfigError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A private torch generator: draws from it do not depend on global RNG state."""
+    if not isinstance(seed, int) or seed < 0:
+        raise RuntimeConfigError(f"seed must be a non-negative int, got {seed!r}")
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def banner() -> str:
+    """One line describing this run: device, dtype, scale, torch version, threads."""
+    device = get_device()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    dtype = str(get_dtype()).removeprefix("torch.")
+    return (
+        f"gdlab run | device={device.type} ({name}) | dtype={dtype} | "
+        f"scale={get_scale()} | torch={torch.__version__} | threads={torch.get_num_threads()}"
+    )
+
+
+def print_banner() -> None:
+    """Print :func:`banner` (called at the top of every notebook)."""
+    print(banner())

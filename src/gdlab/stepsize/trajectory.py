@@ -1,0 +1,81 @@
+"""The record of a batch of GD runs: per-step series as plain tensors.
+
+A :class:`Trajectory` holds K runs (leading dimension) over the recorded steps
+``steps`` (shape ``(S,)``, increasing, always including step 0 and the last step).
+All series are CPU tensors of the run dtype (float64 by default), shape ``(K, S)``
+unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["Trajectory"]
+
+
+@dataclass
+class Trajectory:
+    """Per-step record of K full-batch GD runs on one dataset.
+
+    Attributes
+    ----------
+    lr : (K,) the GD stepsizes tilde-eta (the step applied to the stacked parameter).
+    eta : (K,) the per-neuron stepsizes eta = tilde-eta / m (equal to ``lr`` for m = 1).
+    steps : (S,) int64, the recorded step indices t.
+    risk : L(w_t) = (1/n) sum_i log(1 + exp(-q_i)), q_i = y_i f(w_t; x_i)  (eq. 1).
+    log_risk : log L(w_t), computed stably (resolves risks far below 1e-300 in log space).
+    grad_norm_sq : ||grad L(w_t)||^2.
+    param_norm : rho_t = ||w_t||_2 of the whole stacked parameter.
+    min_margin : q_min(t) = min_i y_i f(w_t; x_i).
+    normalized_margin : gamma-bar(w_t) = q_min(t) / ||w_t||  (eq. 3).
+    v : v_t = <grad L(w_t), -w_t>.
+    G : G(w_t) = (1/n) sum_i 1 / (1 + exp(q_i))  (gradient potential, App. C).
+    F : F(w_t) = (1/n) sum_i exp(-q_i).
+    w_star_inner : <w_t, bar-w_*> with bar-w_* = (a_1 w_*, ..., a_m w_*); None unless requested.
+    neuron_margins : (K, S, m) min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)||; None unless requested.
+    neuron_linear_margins : (K, S, m) min_i y_i a_j x_i^T w^(j) / ||w^(j)||; None unless requested.
+    w_final : (K, m, d) parameters after the last step.
+    meta : free-form description (dataset name, activation, m, n, R, ...).
+    """
+
+    lr: torch.Tensor
+    eta: torch.Tensor
+    steps: torch.Tensor
+    risk: torch.Tensor
+    log_risk: torch.Tensor
+    grad_norm_sq: torch.Tensor
+    param_norm: torch.Tensor
+    min_margin: torch.Tensor
+    normalized_margin: torch.Tensor
+    v: torch.Tensor
+    G: torch.Tensor
+    F: torch.Tensor
+    w_final: torch.Tensor
+    w_star_inner: torch.Tensor | None = None
+    neuron_margins: torch.Tensor | None = None
+    neuron_linear_margins: torch.Tensor | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_runs(self) -> int:
+        """K, the number of runs trained together."""
+        return int(self.risk.shape[0])
+
+    @property
+    def mu_norm_sq(self) -> torch.Tensor:
+        """||mu_t||^2 = ||grad L_t||^2 - v_t^2 / rho_t^2 (the tangential gradient, App. A.3)."""
+        return (self.grad_norm_sq - self.v**2 / self.param_norm**2).clamp_min(0.0)
+
+    def run(self, k: int) -> Trajectory:
+        """The k-th run as a trajectory with K = 1."""
+        if not 0 <= k < self.num_runs:
+            raise IndexError(f"run index {k} out of range for {self.num_runs} runs")
+        sl = slice(k, k + 1)
+        return Trajectory(
+            **{
+                name: (value[sl] if isinstance(value, torch.Tensor) and name != "steps" else value)
+                for name, value in self.__dict__.items()
+            }
+        )
