@@ -1,0 +1,47 @@
+# Thin wrappers. Every target bootstraps .venv from the pinned environment first.
+#   make test   unit tests + every book notebook through nbval (quick scale)
+#   make book   build the book (executes every notebook at quick scale), strict: warnings are errors
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.gdlab-installed
+JB_STRICT := -W -n --keep-going
+
+.PHONY: venv test book book-all paper lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . $(JB_STRICT)
+	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+book-all: $(STAMP)
+	$(BIN)/jupyter-book build . $(JB_STRICT) --all
+	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+paper: $(STAMP)
+	GDLAB_SCALE=paper $(BIN)/python -m gdlab run all --scale paper --out results/paper
+	GDLAB_SCALE=paper $(BIN)/jupyter-book build . $(JB_STRICT) --path-output _build/paper
+	@echo "Paper-scale book written to $(CURDIR)/_build/paper/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/gd_throughput.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache .gdlab-cache
