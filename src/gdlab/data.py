@@ -370,8 +370,9 @@ def max_margin_direction(X: Tensor, y: Tensor) -> tuple[Tensor, float]:
 
     Solves ``max_{||w|| = 1} min_i y_i x_i^T w`` through the dual
     ``min_{alpha >= 0} 1/2 ||Z^T alpha||^2 - 1^T alpha`` (``Z`` has rows ``z_i = y_i x_i``,
-    ``w = Z^T alpha``) with L-BFGS-B, then polishes on the support vectors ``S`` by solving
-    ``Z_S Z_S^T alpha_S = 1`` exactly (kept when ``alpha_S >= 0`` and every ``z_i^T w >= 1``).
+    ``w = Z^T alpha``, margin ``1 / ||w||``) with L-BFGS-B, then polishes: on the support set
+    ``S = {alpha_i > 0}`` the minimum-norm solution of ``Z_S w = 1`` replaces ``w`` when its
+    normalised margin is at least as large.
 
     Returns
     -------
@@ -387,39 +388,38 @@ def max_margin_direction(X: Tensor, y: Tensor) -> tuple[Tensor, float]:
     if Z.ndim != 2 or Z.shape[0] == 0:
         raise ValueError(f"X must be (n, d) with n >= 1 and y (n,), got Z of shape {Z.shape}")
     # Box alpha <= cap turns the dual into a soft-margin SVM with huge C, bounded on
-    # non-separable data; for separable data alpha_i <= 1/gamma^2 <= cap for gamma >= 1e-6.
+    # non-separable data; for separable data sum_i alpha_i = 1/gamma^2 <= cap for gamma >= 1e-6.
     cap = 1e12
 
     def objective(alpha: np.ndarray) -> tuple[float, np.ndarray]:
         w = Z.T @ alpha
         return 0.5 * float(w @ w) - float(alpha.sum()), Z @ w - 1.0
 
-    res = minimize(
+    def margin(w: np.ndarray) -> float:
+        norm = float(np.linalg.norm(w))
+        return float((Z @ w).min() / norm) if norm > 0 else 0.0
+
+    alpha = minimize(
         objective,
         np.zeros(Z.shape[0]),
         jac=True,
         method="L-BFGS-B",
         bounds=[(0.0, cap)] * Z.shape[0],
         options={"maxiter": 50_000, "maxfun": 100_000, "ftol": 0.0, "gtol": 1e-13},
-    )
-    alpha = res.x
+    ).x
     w = Z.T @ alpha
-    support = alpha > 1e-9 * max(float(alpha.max()), 1e-300)
+    support = alpha > 1e-9 * float(alpha.max()) if alpha.max() > 0 else alpha > 0
     if support.any():
-        Zs = Z[support]
-        beta = np.linalg.lstsq(Zs @ Zs.T, np.ones(int(support.sum())), rcond=None)[0]
-        w_pol = Zs.T @ beta
-        # 1e-9: relative float64 rounding slack of the linear solve on the active constraints.
-        if (beta >= 0).all() and (Z @ w_pol).min() >= 1.0 - 1e-9:
+        w_pol = np.linalg.lstsq(Z[support], np.ones(int(support.sum())), rcond=None)[0]
+        if margin(w_pol) >= margin(w):
             w = w_pol
-    norm = float(np.linalg.norm(w))
-    gamma = float((Z @ w).min() / norm) if norm > 0 else 0.0
+    gamma = margin(w)
     if not gamma > 0:
         raise ValueError(
             "data is not linearly separable through the origin (best min_i y_i x_i^T w "
             f"over unit w found: {gamma:.3g}); Assumption 3 fails"
         )
-    return torch.as_tensor(w / norm, dtype=DTYPE), gamma
+    return torch.as_tensor(w / np.linalg.norm(w), dtype=DTYPE), gamma
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {
