@@ -131,7 +131,9 @@ def _check_xy(X: Tensor, y: Tensor, xname: str, yname: str) -> None:
     if not isinstance(X, Tensor) or X.dim() != 2 or X.dtype != DTYPE:
         raise TypeError(f"{xname} must be a 2-d float64 tensor, got {_describe(X)}")
     if not isinstance(y, Tensor) or y.shape != (X.shape[0],) or y.dtype != DTYPE:
-        raise TypeError(f"{yname} must be a float64 tensor of shape ({X.shape[0]},), got {_describe(y)}")
+        raise TypeError(
+            f"{yname} must be a float64 tensor of shape ({X.shape[0]},), got {_describe(y)}"
+        )
     if not bool(((y == 1) | (y == -1)).all()):
         raise ValueError(f"{yname} must take values in {{-1, +1}}, got {sorted(set(y.tolist()))}")
 
@@ -238,7 +240,9 @@ def _binary_labels(labels: np.ndarray, positive: int) -> Tensor:
     return _tensor(np.where(labels == positive, 1.0, -1.0))
 
 
-def digits(classes: tuple[int, int] = (0, 1), test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+def digits(
+    classes: tuple[int, int] = (0, 1), test_fraction: float = 0.25, seed: int = 0
+) -> Dataset:
     """Two classes of scikit-learn's bundled 8x8 digits (offline), ``classes[0] -> +1``.
 
     Images are flattened to ``d = 64`` and divided by the largest norm among the selected images

@@ -1,0 +1,298 @@
+"""The vectorized full-batch GD engine for eq. (2) under the logistic loss (spec §1, §5).
+
+:func:`train` runs K GD runs at once, ``w_{t+1} = w_t - lr_k grad L(w_t)``, one stepsize
+``lr_k = tilde-eta_k`` per run (the step on the stacked parameter; ``eta = tilde-eta/m`` is the
+per-neuron step of Theorems 3.2-4.3). Each step costs one evaluation of the closed-form
+gradient (two matrix products over all runs); that same evaluation supplies the recorded series
+at step t and the gradient for step t + 1. Recording stores margins and inner products into
+preallocated device tensors (no host synchronisation inside the loop); the series are reduced
+in chunks and returned on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor
+
+from gdlab.runtime import get_device, get_dtype
+from gdlab.stepsize.activations import Activation
+from gdlab.stepsize.network import (
+    Evaluator,
+    TwoLayerNet,
+    check_data,
+    log_logistic_loss,
+    logistic_loss,
+)
+from gdlab.stepsize.trajectory import Trajectory
+
+__all__ = ["margin_statistics", "train"]
+
+# Inputs normalised to unit norm have ||x|| = 1 up to a few ulps; only a larger R is reported.
+_RADIUS_SLACK = 1e-12
+# Recorded margins are buffered and reduced in chunks of at most this many entries (32 MB).
+_CHUNK_ENTRIES = 1 << 22
+# Matrix products below this many multiply-adds run single-threaded (see _threads_for).
+_SMALL_WORK = 1 << 20
+_MARGIN_KEYS = ("risk", "log_risk", "min_margin", "G", "F")
+_PARAM_KEYS = ("grad_norm_sq", "v", "param_norm")
+
+
+def margin_statistics(q: Tensor) -> dict[str, Tensor]:
+    """Risk statistics of margins ``q`` (..., n), reduced over the last axis.
+
+    Returns ``risk`` ``L = mean l(q_i)`` (eq. 1), ``log_risk`` (``log L`` as a log-sum-exp of
+    ``log l(q_i)``, finite even when L underflows), ``min_margin`` ``q_min``, ``G`` (mean of
+    ``1/(1 + e^{q_i})``, App. C) and ``F`` (mean of ``e^{-q_i}``; ``inf`` only when the true
+    value exceeds the float range, i.e. ``q_min`` below about -709).
+    """
+    log_n = math.log(q.shape[-1])
+    return {
+        "risk": logistic_loss(q).mean(-1),
+        "log_risk": torch.logsumexp(log_logistic_loss(q), -1) - log_n,
+        "min_margin": q.amin(-1),
+        "G": torch.sigmoid(-q).mean(-1),
+        "F": torch.exp(torch.logsumexp(-q, -1) - log_n),
+    }
+
+
+def _as_stepsizes(lr: float | Sequence[float] | Tensor) -> Tensor:
+    """The stepsizes as a float64 CPU vector, validated (finite, > 0)."""
+    if isinstance(lr, bool):
+        raise TypeError(f"lr must be a positive number or a sequence of them, got {lr!r}")
+    try:
+        values = torch.as_tensor(lr, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"lr must be a positive number or a sequence of them, got {lr!r}") from err
+    values = values.reshape(-1) if values.ndim == 0 else values
+    if values.ndim != 1 or values.numel() < 1:
+        raise ValueError(
+            f"lr must be a scalar or a non-empty 1-D sequence, got shape {tuple(values.shape)}"
+        )
+    bad = ~(torch.isfinite(values) & (values > 0))
+    if bool(bad.any()):
+        raise ValueError(
+            f"stepsizes must be finite and > 0, got lr={values[bad][0].item()!r} "
+            f"(at index {int(bad.nonzero()[0, 0])})"
+        )
+    return values
+
+
+def _as_positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an int >= 1")
+    return value
+
+
+def _initial_params(
+    net: TwoLayerNet, W0: Tensor | None, d: int, init_scale: float, seed: int
+) -> Tensor:
+    """W0 as a (K0, m, d) float64 CPU tensor (K0 = 1 when shared by all runs)."""
+    if W0 is None:
+        return net.init(1, d, init_scale, seed)
+    if not isinstance(W0, Tensor):
+        raise TypeError(f"W0 must be a torch.Tensor or None, got {type(W0).__name__}")
+    W0 = W0.detach().to("cpu", torch.float64)
+    if W0.ndim == 2:
+        W0 = W0.unsqueeze(0)
+    net.check_params(W0, d)
+    if not bool(torch.isfinite(W0).all()):
+        raise ValueError("W0 must have finite entries")
+    return W0
+
+
+def _recorded_steps(steps: int, record_every: int) -> list[int]:
+    recorded = list(range(0, steps + 1, record_every))
+    return recorded if recorded[-1] == steps else [*recorded, steps]
+
+
+def train(
+    net: TwoLayerNet,
+    X: Tensor,
+    y: Tensor,
+    lr: float | Sequence[float] | Tensor,
+    steps: int,
+    W0: Tensor | None = None,
+    *,
+    init_scale: float = 0.1,
+    seed: int = 0,
+    record_every: int = 1,
+    per_neuron: bool = False,
+    w_star: Tensor | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    meta: dict | None = None,
+) -> Trajectory:
+    """Full-batch GD ``w_{t+1} = w_t - lr_k grad L(w_t)`` on eq. (2), K runs at once.
+
+    Parameters
+    ----------
+    net : the network (activation, output signs, scale b).
+    X, y : inputs (n, d) and labels (n,) in {-1, +1}. A warning is issued when
+        ``R = max ||x_i|| > 1`` (the theorems assume ``R <= 1``, spec §6.5); R is in ``meta``.
+    lr : the GD stepsizes tilde-eta, one per run (a scalar is shared by all runs).
+    steps : number of GD steps T >= 1.
+    W0 : initial parameters, (m, d) shared by all runs or (K, m, d). ``None``: one draw of
+        ``net.init(1, d, init_scale, seed)`` shared by all runs, so that the runs of a stepsize
+        sweep differ only in their stepsize (pass ``net.init(K, d, ...)`` for a seed sweep).
+    record_every : record steps 0, record_every, 2 record_every, ... and always the last step.
+    per_neuron : also record the two per-neuron margins (spec §5, Fig. 4).
+    w_star : (d,) a unit separator; also record ``<w_t, (a_1 w*, ..., a_m w*)>``.
+    device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``.
+    meta : extra entries for ``Trajectory.meta`` (the computed facts take precedence).
+
+    Returns
+    -------
+    Trajectory with (K, S) CPU series over the S recorded steps. The normalised margins are
+    undefined (inf or NaN) at a zero parameter (e.g. ``W0 = 0``); ``F`` overflows to inf only
+    when its true value exceeds the float range.
+    """
+    device = get_device() if device is None else torch.device(device)
+    dtype = get_dtype() if dtype is None else dtype
+    if dtype not in (torch.float64, torch.float32):
+        raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    check_data(X, y)
+    n, d = X.shape
+    steps = _as_positive_int("steps", steps)
+    record_every = _as_positive_int("record_every", record_every)
+    lr_cpu = _as_stepsizes(lr)
+    W_init = _initial_params(net, W0, d, init_scale, seed)
+    n_lr, n_w = lr_cpu.numel(), W_init.shape[0]
+    if n_lr != n_w and 1 not in (n_lr, n_w):
+        raise ValueError(
+            f"lr gives {n_lr} runs but W0 gives {n_w}; the counts must agree or one must be 1"
+        )
+    K = max(n_lr, n_w)
+    lr_cpu = lr_cpu.to(dtype).expand(K).contiguous()
+
+    X = X.detach().to(device=device, dtype=dtype)
+    y = y.detach().to(device=device, dtype=dtype)
+    R = float(X.norm(dim=1).max())
+    if R > 1.0 + _RADIUS_SLACK:
+        warnings.warn(
+            f"max ||x_i|| = {R:.6g} > 1: the theorems assume ||x_i|| <= 1 (spec §6.5); "
+            "use radius-R constants or rescale the inputs",
+            UserWarning,
+            stacklevel=2,
+        )
+    a = net.a.to(device=device, dtype=dtype)
+    if w_star is not None:
+        if not isinstance(w_star, Tensor) or w_star.shape != (d,):
+            shape = tuple(w_star.shape) if isinstance(w_star, Tensor) else type(w_star).__name__
+            raise ValueError(f"w_star must be a tensor of shape ({d},), got {shape}")
+        if not bool(torch.isfinite(w_star).all()):
+            raise ValueError("w_star must have finite entries")
+        w_star = w_star.detach().to(device=device, dtype=dtype)
+
+    W = torch.empty(K, net.m, d, device=device, dtype=dtype)
+    W.copy_(W_init.expand(K, -1, -1))  # a fresh tensor: the caller's W0 is never modified
+    lr3 = lr_cpu.to(device).view(K, 1, 1)
+    evaluator = Evaluator(net, X, y)
+    recorded = _recorded_steps(steps, record_every)
+    S = len(recorded)
+    per_record = K * (n + 2 * net.m * d + (net.m * n if per_neuron else 0))
+    chunk = max(1, min(S, _CHUNK_ENTRIES // per_record))
+    neg_q_buf = torch.empty(chunk, K, n, device=device, dtype=dtype)
+    params_buf = torch.empty(chunk, K, 2, net.m, d, device=device, dtype=dtype)  # grad, W
+    series = {
+        key: torch.empty(S, K, device=device, dtype=dtype)
+        for key in (*_MARGIN_KEYS, *_PARAM_KEYS, *(("w_star_inner",) if w_star is not None else ()))
+    }
+    neuron = torch.empty(2, S, K, net.m, device=device, dtype=dtype) if per_neuron else None
+
+    def flush(stop: int) -> None:
+        """Reduce the buffered records of recorded indices [stop - filled, stop)."""
+        filled = (stop - 1) % chunk + 1
+        rows = slice(stop - filled, stop)
+        stats = margin_statistics(neg_q_buf[:filled].neg())
+        V = params_buf[:filled].view(filled * K, 2, -1)
+        gram = torch.bmm(V, V.mT).view(filled, K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
+        stats["grad_norm_sq"] = gram[..., 0]
+        stats["v"] = -gram[..., 1]
+        stats["param_norm"] = gram[..., 3].sqrt()
+        Ws = params_buf[:filled, :, 1]
+        if w_star is not None:
+            stats["w_star_inner"] = torch.matmul(torch.matmul(Ws, w_star), a)
+        for key, value in stats.items():
+            series[key][rows] = value
+        if neuron is not None:
+            neuron[:, rows] = _neuron_margins(net.activation, Ws, X, y, a)
+
+    with _threads_for(K * net.m * n * d, device):
+        neg_q, grad = evaluator.neg_margins_and_grad(W)
+        s = 0
+        for t in range(steps + 1):
+            if t == recorded[s]:
+                neg_q_buf[s % chunk] = neg_q
+                torch.stack((grad, W), 1, out=params_buf[s % chunk])
+                s += 1
+                if s % chunk == 0 or s == S:
+                    flush(s)
+            if t == steps:
+                break
+            W.addcmul_(lr3, grad, value=-1.0)
+            neg_q, grad = evaluator.neg_margins_and_grad(W)
+
+    series["normalized_margin"] = series["min_margin"] / series["param_norm"]
+    cpu = {key: value.T.contiguous().cpu() for key, value in series.items()}
+    info = {
+        **(meta or {}),
+        "activation": net.activation.name,
+        "activation_params": dict(net.activation.params),
+        "m": net.m,
+        "n": n,
+        "d": d,
+        "R": R,
+        "b": net.b,
+        "init": "normal" if W0 is None else "given",
+        "init_scale": init_scale if W0 is None else None,
+        "seed": seed if W0 is None else None,
+        "steps": steps,
+        "record_every": record_every,
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": device.type,
+    }
+    return Trajectory(
+        lr=lr_cpu,
+        eta=lr_cpu / net.m,
+        steps=torch.tensor(recorded, dtype=torch.int64),
+        **cpu,
+        w_final=W.cpu(),
+        neuron_margins=None if neuron is None else neuron[0].transpose(0, 1).contiguous().cpu(),
+        neuron_linear_margins=(
+            None if neuron is None else neuron[1].transpose(0, 1).contiguous().cpu()
+        ),
+        meta=info,
+    )
+
+
+def _neuron_margins(act: Activation, W: Tensor, X: Tensor, y: Tensor, a: Tensor) -> Tensor:
+    """Per-neuron margins (spec §5, Fig. 4) of parameters W (..., m, d), shape (2, ..., m):
+    ``min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)||`` and ``min_i y_i a_j x_i^T w^(j) / ||w^(j)||``."""
+    Z = torch.matmul(W, X.T)  # (..., m, n)
+    sign = a.unsqueeze(-1) * y  # (m, n): a_j y_i
+    norms = W.norm(dim=-1)
+    return torch.stack(((act.phi(Z) * sign).amin(-1), (Z * sign).amin(-1))) / norms
+
+
+@contextmanager
+def _threads_for(work: int, device: torch.device) -> Iterator[None]:
+    """Run small CPU problems on one thread (restored afterwards).
+
+    Below ``_SMALL_WORK`` multiply-adds per matrix product a parallel region costs more than it
+    saves, and on a busy machine it can stall for a scheduler time slice (measured: a 160x2x4
+    product took 15 ms on 2 threads against 8 us on one, with the second core busy).
+    """
+    previous = torch.get_num_threads()
+    single = device.type == "cpu" and work < _SMALL_WORK and previous > 1
+    if single:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if single:
+            torch.set_num_threads(previous)

@@ -1,0 +1,84 @@
+"""Two-layer nonlinear nets ``f(x) = U act(W x)`` (Figures 6 and 9 of the paper).
+
+With ``act`` = ReLU or leaky-ReLU each hidden unit has an exact rescaling symmetry
+``(u_j, w_j) -> (c u_j, w_j / c)``; tanh and swish are only approximately linear near 0, so the
+layer-wise balance of Theorem 5.2 applies to them heuristically (spec §4). Parameters are
+``(W, U)`` with ``W`` (K, d, dx) and ``U`` (K, dy, d), in the same input-to-output order as
+:class:`gdlab.symmetry.linear.DeepLinear`. The per-sample loss is ``||f(x) - y||^2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gdlab.symmetry._checks import check_choice
+from gdlab.symmetry.linear import Params
+from gdlab.symmetry.tasks import FiniteTask, GaussianTask
+
+__all__ = ["ACTIVATIONS", "TwoLayerNet"]
+
+LEAKY_SLOPE = 0.1
+
+
+def _swish_prime(a: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(a)
+    return s * (1 + a * (1 - s))
+
+
+# name -> (activation, derivative)
+ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], ...]] = {
+    "tanh": (torch.tanh, lambda a: 1 - torch.tanh(a) ** 2),
+    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
+    "leaky_relu": (
+        lambda a: torch.where(a > 0, a, LEAKY_SLOPE * a),
+        lambda a: torch.where(a > 0, torch.ones_like(a), torch.full_like(a, LEAKY_SLOPE)),
+    ),
+    "swish": (lambda a: a * torch.sigmoid(a), _swish_prime),
+}
+
+
+class TwoLayerNet:
+    """``f(x) = U act(W x)`` with ``act`` in :data:`ACTIVATIONS`; closed-form gradients."""
+
+    def __init__(self, activation: str = "tanh") -> None:
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
+        self._act, self._act_prime = ACTIVATIONS[activation]
+        self.name = f"two-layer-{activation}"
+
+    def _check(self, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(params) != 2 or params[0].dim() != 3 or params[1].dim() != 3:
+            raise ValueError(
+                "TwoLayerNet takes params = (W, U) with W (K, d, dx) and U (K, dy, d), got "
+                f"{[tuple(p.shape) for p in params]}"
+            )
+        W, U = params
+        if U.shape[2] != W.shape[1]:
+            raise ValueError(f"W {tuple(W.shape)} and U {tuple(U.shape)} widths do not match")
+        return W, U
+
+    def loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Minibatch mean ``(1/S) sum_s ||U act(W x_s) - y_s||^2``, shape (K,)."""
+        W, U = self._check(params)
+        r = self._act(x @ W.transpose(-1, -2)) @ U.transpose(-1, -2) - y
+        return (r**2).sum(-1).mean(-1)
+
+    def grad(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> Params:
+        """Backpropagation of the minibatch mean loss; returns ``(g_W, g_U)``."""
+        W, U = self._check(params)
+        pre = x @ W.transpose(-1, -2)
+        hidden = self._act(pre)
+        delta = (2.0 / x.shape[1]) * (hidden @ U.transpose(-1, -2) - y)
+        g_U = delta.transpose(-1, -2) @ hidden
+        back = (delta @ U) * self._act_prime(pre)
+        return back.transpose(-1, -2) @ x, g_U
+
+    def population_grad(self, params: Params, task: GaussianTask | FiniteTask) -> Params:
+        """Full-batch gradient on a finite data set (no closed form for the Gaussian population)."""
+        if not isinstance(task, FiniteTask):
+            raise TypeError(
+                f"full-batch GD on {self.name} needs a FiniteTask (e.g. task.fixed_sample(...)), "
+                f"got {type(task).__name__}"
+            )
+        return self.grad(params, *task.full_batch(params[0].shape[0]))
