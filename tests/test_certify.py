@@ -272,3 +272,19 @@ def test_verdict_table_rendering() -> None:
     assert len(both) == 3 and both.skipped == ("d: no data",)
     with pytest.raises(TypeError, match="Verdict"):
         VerdictTable([1.0])
+
+
+def test_gamma_c_underflow_is_handled_in_log_space() -> None:
+    """At lr = 3000, k_1 ~ 7000: gamma^c = e^Phi/||w|| underflows to 0 and A.10's c is inf."""
+    net = TwoLayerNet.balanced(get_activation("leaky_tanh"), 2)
+    ds = data.five_point().rescaled()
+    run = train(net, ds.X, ds.y, 3000.0, 1000, init_scale=0.3, seed=1).run(0)
+    c = run_constants(run, net, ds.X, ds.y)
+    table = certify_stable_phase(run, c)
+    s = table.facts["s*"]
+    assert s is not None and gamma_c(run.log_risk[0, s], run.param_norm[0, s], c) == 0.0
+    assert table.all_hold, str(table)
+    row = table["gamma^c non-decreasing after s*"]
+    assert np.isfinite(row.measured) and row.measured > 0  # increments of log gamma^c
+    assert np.isfinite(table["Lemma A.13"].measured)
+    assert table["Lemma A.14 upper"].bound == math.inf  # vacuous, not NaN

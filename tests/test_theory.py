@@ -111,6 +111,15 @@ def test_lemma_a10_constant_and_phi() -> None:
     assert th.Phi(c, log_x=-1000.0) == pytest.approx(math.log(-ell) + 2 / ell, rel=REL)
 
 
+def test_lemma_a10_vacuous_for_huge_stepsizes() -> None:
+    c = _linear(n=2, eta=1000.0)  # k_1 = 4001: e^{k_1} overflows float64
+    const, k1, _ = th.lemma_a10_constant(c)
+    assert const == math.inf and k1 == pytest.approx(4001.0)
+    # gamma^c = e^Phi/||w|| underflows to 0 there; the bound stays +inf, not NaN
+    assert th.lemma_a10_sandwich(c, -100.0, 0.0) == math.inf
+    assert np.isnan(th.lemma_a10_sandwich(c, -1.0, 0.0))  # outside L <= 1/(2n e^(kappa+2))
+
+
 def test_lemma_a11_phi_convex() -> None:
     """Lemma A.11: Phi is convex on (0, 1/(2 n e^(kappa+2)))."""
     c = _linear(n=4, eta=3.0)

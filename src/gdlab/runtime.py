@@ -22,12 +22,12 @@ __all__ = [
     "SCALES",
     "RuntimeConfigError",
     "banner",
+    "by_scale",
     "get_device",
     "get_dtype",
     "get_scale",
     "make_generator",
     "print_banner",
-    "by_scale",
     "seed_everything",
 ]
 
@@ -47,9 +47,7 @@ def _read(var: str, default: str, allowed: tuple[str, ...], value: str | None) -
     choice = raw.strip().lower()
     if choice not in allowed:
         source = f"{var}={raw!r}" if value is None else f"{raw!r}"
-        raise RuntimeConfigError(
-            f"unknown value {source}; allowed values: {', '.join(allowed)}"
-        )
+        raise RuntimeConfigError(f"unknown value {source}; allowed values: {', '.join(allowed)}")
     return choice
 
 
@@ -87,7 +85,7 @@ def seed_everything(seed: int) -> None:
     if not isinstance(seed, int) or seed < 0:
         raise RuntimeConfigError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the legacy global RNG users may call)
     torch.manual_seed(seed)
 
 

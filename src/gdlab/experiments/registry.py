@@ -39,6 +39,7 @@ __all__ = [
     "recipe_names",
     "register",
     "resolve_config",
+    "result_key",
     "run_recipe",
     "unpack",
 ]
@@ -244,8 +245,12 @@ def unpack(cls: type[T], arrays: Mapping[str, np.ndarray], meta: Mapping[str, An
     return cls(**kwargs)
 
 
-def _recipe_key_config(name: str, scale: str, config: Config) -> Config:
-    return {"recipe": name, "scale": scale, "config": config}
+def result_key(name: str, scale: str | None = None) -> str:
+    """The cache key of recipe ``name``'s result at ``scale``: a hash of the recipe name, the
+    scale, the resolved configuration and the package version."""
+    scale = get_scale(scale)
+    config = get_recipe(name).config(scale)
+    return cache_key("recipe", {"recipe": name, "scale": scale, "config": config})
 
 
 def run_recipe(
@@ -268,7 +273,7 @@ def run_recipe(
     config = recipe.config(scale)
     device = device if isinstance(device, torch.device) else get_device(device)
     cache = cache or ResultCache()
-    key = cache_key("recipe", _recipe_key_config(name, scale, config))
+    key = result_key(name, scale)
     hit = None if refresh else cache.load(key)
     if hit is not None:
         return _result_from_entry(*hit, from_cache=True)

@@ -37,7 +37,9 @@ def apply_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
-def subplots(ncols: int = 1, nrows: int = 1, width: float = 3.6, height: float = 2.8) -> tuple[Figure, np.ndarray]:
+def subplots(
+    ncols: int = 1, nrows: int = 1, width: float = 3.6, height: float = 2.8
+) -> tuple[Figure, np.ndarray]:
     """Styled figure with a flat array of ``nrows * ncols`` axes, each ``width x height`` inches."""
     apply_style()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)

@@ -9,8 +9,8 @@ Float64 rounding allowance
 --------------------------
 The theorems are about exact GD; the record comes from floating-point GD. Every check compares
 ``measured <= bound + allowance`` with an allowance derived to first order in the unit roundoff
-``u`` (``2^-53`` in float64) from how the engine computes each series
-(:mod:`gdlab.stepsize.gd`), never guessed:
+``u`` (``2^-53`` in float64, ``2^-24`` for a float32 record) from how the engine computes each
+series (:mod:`gdlab.stepsize.gd`), never guessed:
 
 1. *Margins.* ``q_i = y_i (b/m) sum_j a_j phi(x_i^T w_j)``: the dot products ``x_i^T w_j`` err by
    ``d u R ||w_j||``, each ``phi`` by at most 8 ulps of ``|phi(0)| + sup|phi'| |z|``, the sum over
@@ -69,6 +69,9 @@ __all__ = [
     "certify_stable_phase",
     "first_step_condition4",
     "first_step_condition5",
+    "risk_first_increase",
+    "risk_increase_count",
+    "risk_monotone_from",
 ]
 
 
@@ -357,6 +360,42 @@ def first_step_condition5(
     return None if i is None else int(r.steps[i])
 
 
+def _risk_increase_allowance(r: _Run, e: _Rounding, c: ProblemConstants) -> Array:
+    """Rounding allowance of ``L_{t+1} - L_t`` between recorded steps (module docstring):
+    ``eps_L(t) L_t + eps_L(t+1) L_{t+1} + rho L_t ||Delta_t||``."""
+    return e.eps_L[:-1] * r.risk[:-1] + e.eps_L[1:] * r.risk[1:] + c.rho * r.risk[:-1] * e.delta
+
+
+def _risk_increases(traj_run: Trajectory, c: ProblemConstants) -> tuple[_Run, np.ndarray]:
+    """The recorded run and the indices i where ``L_{t_(i+1)} - L_(t_i)`` exceeds its allowance."""
+    r = _run(traj_run, c)
+    allow = _risk_increase_allowance(r, _rounding(r, c), c)
+    return r, np.flatnonzero(np.diff(r.risk) > allow)
+
+
+def risk_monotone_from(traj_run: Trajectory, c: ProblemConstants) -> int:
+    """The first recorded step after which the risk never increases, beyond float64 rounding.
+
+    This is the *measured* start of the monotone phase, to compare with ``r*`` (the step that
+    Theorem 2.2's eq. (4) certifies). The allowance is the one of the module docstring. Returns
+    0 for a run that is monotone from the start; a run whose last recorded pair still increases
+    returns its last recorded step.
+    """
+    r, up = _risk_increases(traj_run, c)
+    return 0 if up.size == 0 else int(r.steps[up[-1] + 1])
+
+
+def risk_increase_count(traj_run: Trajectory, c: ProblemConstants) -> int:
+    """How many recorded steps are followed by a risk increase beyond rounding."""
+    return int(_risk_increases(traj_run, c)[1].size)
+
+
+def risk_first_increase(traj_run: Trajectory, c: ProblemConstants) -> int | None:
+    """The first recorded step ``t`` whose successor has a larger risk beyond rounding, or None."""
+    r, up = _risk_increases(traj_run, c)
+    return None if up.size == 0 else int(r.steps[up[0]])
+
+
 @dataclass(frozen=True)
 class _Side:
     """One inequality ``value <= bound`` (``upper``) or ``value >= bound`` with its allowance."""
@@ -488,7 +527,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
 
     thr4 = th.condition4_threshold(c)
     ri = _first_index(r.log_risk, thr4)
-    allow_L = e.eps_L[:-1] * r.risk[:-1] + e.eps_L[1:] * r.risk[1:] + rho * r.risk[:-1] * e.delta
+    allow_L = _risk_increase_allowance(r, e, c)
     if ri is None or ri >= S - 1:
         skipped.append("risk non-increasing after r*: eq. (4) not reached before the last step")
     else:
@@ -732,7 +771,8 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     lower, upper = th.lemma_a15_bounds(c, t, s, L_s, g_s, b0)
     rho_t = r.norm[later]
     allow_low = (rho * P + 2 * Gam + 2 * eval_log_gc[si] + e.eps_log_L[later]) / (2 * b0)
-    allow_up = (rho * P + e.eps_L[si]) / g_s + np.abs(upper) * (Gam + eval_log_gc[si])
+    with np.errstate(divide="ignore", invalid="ignore"):  # g_s = 0: upper = inf, vacuous
+        allow_up = (rho * P + e.eps_L[si]) / g_s + np.abs(upper) * (Gam + eval_log_gc[si])
     rows.append(
         _inequality(
             "Lemma A.15 lower",

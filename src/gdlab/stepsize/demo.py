@@ -39,6 +39,17 @@ class IntroResult:
         return self.sweep.first_increase(1)
 
     @property
+    def large_increases(self) -> int:
+        """How many steps of the large-stepsize run increase the risk (beyond rounding)."""
+        return self.sweep.risk_increases(1)
+
+    @property
+    def large_peak_ratio(self) -> float:
+        """The largest risk of the large-stepsize run divided by its initial risk."""
+        risk = self.sweep.traj.risk[1]
+        return float(risk.max() / risk[0])
+
+    @property
     def small_final_risk(self) -> float:
         return float(self.sweep.final_risk()[0])
 
@@ -49,10 +60,9 @@ class IntroResult:
     def summary(self) -> str:
         """A short text table: stepsize, final risk, step after which the risk is monotone."""
         lines = [f"{'stepsize':>10} {'L(w_T)':>12} {'monotone from step':>20}"]
+        final = self.sweep.final_risk()
         for k, lr in enumerate(self.sweep.lrs):
-            lines.append(
-                f"{lr:>10.4g} {self.sweep.final_risk()[k]:>12.4e} {self.sweep.monotone_from(k):>20d}"
-            )
+            lines.append(f"{lr:>10.4g} {final[k]:>12.4e} {self.sweep.monotone_from(k):>20d}")
         return "\n".join(lines)
 
     def figure(self) -> Figure:

@@ -89,6 +89,10 @@ class SweepResult:
         """The first recorded step t whose successor has a larger risk (beyond rounding)."""
         return certify.risk_first_increase(self.run(k), self.constants[k])
 
+    def risk_increases(self, k: int) -> int:
+        """How many recorded steps of run k increase the risk beyond rounding."""
+        return certify.risk_increase_count(self.run(k), self.constants[k])
+
     def r_star(self, k: int) -> int | None:
         """The first recorded step at which eq. (4) holds for run k (None if never)."""
         return certify.first_step_condition4(self.run(k), self.constants[k])

@@ -497,9 +497,10 @@ def lemma_a15_bounds(
     (``gamma^c_s = gamma^c(w_s)``, ``B_0`` of Lemma A.12, e.g. :func:`lemma_a12_b0`).
     """
     dt = _times(_as_numpy(t) - s, "t - s")
-    lower = np.log(dt * c.lr * gamma_c_s**2 / (2 * c.n)) / (2 * b0)
     upper = np.log((1.0 / risk_s + 3 * c.lr * c.rho**2 * dt) / (2 * c.n)) - c.kappa
-    return _out(lower), _out(upper / gamma_c_s)
+    with np.errstate(divide="ignore"):  # gamma^c_s underflowed to 0: both bounds vacuous
+        lower = np.log(dt * c.lr * gamma_c_s**2 / (2 * c.n)) / (2 * b0)
+        return _out(lower), _out(upper / gamma_c_s)
 
 
 # ----------------------------------------------------------------------------- Theorem 3.2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from gdlab.runtime import get_device, get_dtype, make_generator
-from gdlab.symmetry._checks import check_int
+from gdlab.symmetry._checks import check_int, small_problem_threads
 from gdlab.symmetry.charges import flatten, layer_charges, pair_generator
 from gdlab.symmetry.identities import (
     IdentityCheck,
@@ -159,6 +159,11 @@ def drift_rate_sweep(
     """Measure the T1 rate from the minimum ``u = 2, w = 1/2`` (``v = 1``, unit variances)."""
     check_int("replicas", replicas, minimum=2)
     check_int("steps", steps, minimum=1)
+    with small_problem_threads(0):
+        return _drift_rate_sweep(etas, batch_sizes, replicas, steps, seed)
+
+
+def _drift_rate_sweep(etas, batch_sizes, replicas: int, steps: int, seed: int) -> RateSweep:
     gen = make_generator(seed, get_device())
     task, model = scalar_task(), DeepLinear()
     n_eta = len(etas)

@@ -23,7 +23,7 @@ from gdlab.symmetry._checks import check_choice, check_int
 from gdlab.symmetry.linear import DeepLinear, Params
 from gdlab.symmetry.tasks import GaussianTask, sqrtm_psd
 
-__all__ = ["INITS", "eq15_sharpness", "hessian_trace", "init_std", "sharpness"]
+__all__ = ["INITS", "eq15_sharpness", "hessian_trace", "init_std", "sharpness", "top_eigenvalue"]
 
 INITS = ("kaiming", "xavier")
 
@@ -75,3 +75,28 @@ def eq15_sharpness(scheme: str, *, dx: int, d: int, trace_x: float) -> tuple[flo
     """Eq. (15): ``(E S_init, S_end)`` for autoencoding with ``d_x = d_y`` and init ``scheme``."""
     sw, su = init_std(scheme, dx=dx, d=d, dy=dx)
     return dx * d * (su**2 + sw**2) * trace_x, 2 * min(d, dx) * trace_x
+
+
+def top_eigenvalue(params: Params, cov_x: torch.Tensor, iters: int = 100) -> torch.Tensor:
+    """Largest eigenvalue of the Gauss-Newton matrix ``2 J^T (Sigma_x) J`` of ``E||U W x - y||^2``.
+
+    It is the Hessian at every global minimum (the residual term has zero mean there), and GD
+    near such a minimum is stable only if ``eta * top_eigenvalue < 2``. Power iteration with the
+    closed-form product ``H (dW, dU) = 2 (U^T dP Sigma_x, dP Sigma_x W^T)``,
+    ``dP = dU W + U dW``; returns (K,).
+    """
+    check_int("iters", iters, minimum=1)
+    W, U = params
+    gen = torch.Generator(device=W.device).manual_seed(0)
+    dW = torch.randn(W.shape, generator=gen, dtype=W.dtype, device=W.device)
+    dU = torch.randn(U.shape, generator=gen, dtype=U.dtype, device=U.device)
+    lam = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
+    for _ in range(iters):
+        norm = torch.sqrt((dW**2).sum((-1, -2)) + (dU**2).sum((-1, -2)))[:, None, None]
+        dW, dU = dW / norm, dU / norm
+        dP = dU @ W + U @ dW
+        hW = 2 * U.transpose(-1, -2) @ dP @ cov_x
+        hU = 2 * dP @ cov_x @ W.transpose(-1, -2)
+        lam = (hW * dW).sum((-1, -2)) + (hU * dU).sum((-1, -2))
+        dW, dU = hW, hU
+    return lam.cpu()
