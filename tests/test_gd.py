@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -209,8 +210,12 @@ def test_no_warning_for_unit_inputs_and_threads_restored() -> None:
     threads = torch.get_num_threads()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        train(net, X, XOR_Y, 1.0, 3, device="cpu")
+        auto = train(net, X, XOR_Y, np.array([1.0, 2.0]), 3, device="cpu")
     assert torch.get_num_threads() == threads
+    pinned = train(net, X, XOR_Y, [1.0, 2.0], 3, device="cpu", threads=threads + 1)
+    assert torch.get_num_threads() == threads
+    # The thread count may change the BLAS summation order: float64 rounding at most.
+    torch.testing.assert_close(auto.risk, pinned.risk, rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize(
@@ -226,6 +231,7 @@ def test_no_warning_for_unit_inputs_and_threads_restored() -> None:
         ({"steps": 0}, ValueError, "steps=0 must be an int >= 1"),
         ({"steps": 2.5}, ValueError, r"steps=2\.5 must be an int"),
         ({"record_every": 0}, ValueError, "record_every=0 must be an int >= 1"),
+        ({"threads": 0}, ValueError, "threads=0 must be an int >= 1"),
         ({"W0": torch.zeros(3, 3, 2)}, ValueError, r"shape \(K, m=2, d\), got \(3, 3, 2\)"),
         ({"W0": torch.zeros(2, 3)}, ValueError, "input dimension 3 but the data have d=2"),
         ({"W0": torch.zeros(3, 2, 2), "lr": [1.0, 2.0]}, ValueError, "lr gives 2 runs but W0 gi"),
@@ -241,6 +247,15 @@ def test_validation(kwargs: dict, error: type[Exception], match: str) -> None:
     args = {"X": XOR_X / 2, "y": XOR_Y, "lr": 1.0, "steps": 3, "device": "cpu", **kwargs}
     with pytest.raises(error, match=match):
         train(net, **args)
+
+
+def test_float32_runs_follow_float64() -> None:
+    net = TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), 6)
+    X, y = _separable(seed=11)
+    runs = [train(net, X, y, [0.5, 5.0], 30, device="cpu", dtype=dt) for dt in (F64, torch.float32)]
+    assert runs[1].risk.dtype == torch.float32 and runs[1].meta["dtype"] == "float32"
+    # float32 rounding (6e-8 relative) accumulated over 30 contracting steps.
+    torch.testing.assert_close(runs[1].risk.double(), runs[0].risk, rtol=1e-5, atol=1e-6)
 
 
 def test_margin_statistics() -> None:

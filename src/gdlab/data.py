@@ -68,7 +68,7 @@ class Dataset:
 
     Attributes
     ----------
-    name : short identifier (as accepted by :func:`get_dataset`).
+    name : short identifier, e.g. ``xor``, ``digits38``, ``cifar10-airplane-automobile``.
     X : (n, d) float64 training inputs.
     y : (n,) float64 training labels in {-1, +1}.
     X_test, y_test : optional held-out split (same conventions), or None.

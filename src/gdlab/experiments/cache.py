@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,17 @@ class ResultCache:
         self.save(key, arrays, meta)
         return {k: np.asarray(v) for k, v in arrays.items()}, meta
 
-    def entries(self) -> Iterator[tuple[str, CacheEntry]]:
-        """Every readable entry as ``(key, (arrays, meta))``, in file-name order."""
-        if not self.folder.is_dir():
-            return
-        for path in sorted(self.folder.glob("*.npz")):
-            hit = self.load(path.stem)
-            if hit is not None:
-                yield path.stem, hit
+    def keys(self) -> list[str]:
+        """The keys of all entries on disk, sorted."""
+        return sorted(p.stem for p in self.folder.glob("*.npz")) if self.folder.is_dir() else []
+
+    def metadata(self, key: str) -> dict[str, Any] | None:
+        """The metadata of entry ``key`` without reading its arrays (None if unreadable).
+
+        Cheap but unverified: :meth:`load` checks the arrays against the checksum.
+        """
+        try:
+            with np.load(self.path(key), allow_pickle=False) as npz:
+                return json.loads(npz[META_KEY].tobytes().decode())["meta"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None

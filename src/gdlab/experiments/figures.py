@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from gdlab.data import Dataset
@@ -371,12 +370,13 @@ def _plot_fig2(result: Result) -> dict[str, Figure]:
     for activation in result.config["activations"]:
         a = {k.split(".", 1)[1]: v for k, v in result.arrays.items() if k.startswith(activation)}
         fig, (ax_risk, ax_rate, ax_margin) = subplots(3)
-        t = np.maximum(a["steps"], 1)
+        sel = a["steps"] >= 1  # log-scaled time axes
+        t = a["steps"][sel]
         for k, color in enumerate(stepsize_colors(a["lr"])):
             lab = f"$\\tilde\\eta$={a['lr'][k]:g}"
-            ax_risk.loglog(t, a["risk"][k], color=color, label=lab)
-            ax_rate.loglog(t, a["lr"][k] * t * a["risk"][k], color=color)
-            ax_margin.semilogx(t, a["normalized_margin"][k], color=color)
+            ax_risk.loglog(t, a["risk"][k, sel], color=color, label=lab)
+            ax_rate.loglog(t, a["lr"][k] * t * a["risk"][k, sel], color=color)
+            ax_margin.semilogx(t, a["normalized_margin"][k, sel], color=color)
         label_axes(ax_risk, "step t", "risk $L(w_t)$", f"(a) risk, {activation}")
         label_axes(ax_rate, "step t", r"$\tilde\eta\, t\, L(w_t)$", "(b) asymptotic rate")
         label_axes(ax_margin, "step t", r"$\bar\gamma(w_t)$", "(c) normalized margin")
@@ -386,6 +386,8 @@ def _plot_fig2(result: Result) -> dict[str, Figure]:
 
 
 def _run_fig3(config: Config, ctx: RunContext) -> Result:
+    from scipy.stats import spearmanr  # slow import (1-2 s), only needed here
+
     arrays: dict[str, np.ndarray] = {}
     claims = []
     for activation, (traj, test_steps, test_acc) in _fig2_runs(config, ctx).items():
@@ -648,17 +650,18 @@ def _plot_fig4(result: Result) -> dict[str, Figure]:
     a = result.arrays
     K = len(a["lr"])
     fig, axes = subplots(2, K)
-    t = np.maximum(a["steps"], 1)
+    sel = a["steps"] >= 1  # log-scaled time axes
+    t = a["steps"][sel]
     for k in range(K):
         ax_loss, ax_margin = axes[2 * k], axes[2 * k + 1]
         title = f"$\\tilde\\eta$={a['lr'][k]:g} ($\\eta$={a['eta'][k]:g})"
-        ax_loss.loglog(t, a["risk"][k])
-        ax_margin.semilogx(t, a["normalized_margin"][k], color="k", label="network")
+        ax_loss.loglog(t, a["risk"][k, sel])
+        ax_margin.semilogx(t, a["normalized_margin"][k, sel], color="k", label="network")
         for j in range(a["neuron_margins"].shape[-1]):
-            ax_margin.semilogx(t, a["neuron_margins"][k, :, j], label=f"neuron {j + 1} (phi)")
-            ax_margin.semilogx(
-                t, a["neuron_linear_margins"][k, :, j], ls="--", label=f"neuron {j + 1} (linear)"
-            )
+            phi_margin = a["neuron_margins"][k, sel, j]
+            linear_margin = a["neuron_linear_margins"][k, sel, j]
+            ax_margin.semilogx(t, phi_margin, label=f"neuron {j + 1} (phi)")
+            ax_margin.semilogx(t, linear_margin, ls="--", label=f"neuron {j + 1} (linear)")
         ax_margin.axhline(0.0, color="grey", lw=0.8)
         label_axes(ax_loss, "step t", "risk $L(w_t)$", f"(a) loss, {title}")
         label_axes(ax_margin, "step t", "normalized margin", f"(b) margins, {title}")

@@ -314,10 +314,13 @@ def _result_from_entry(
 def cached_results(cache: ResultCache | None = None) -> list[Result]:
     """Every recipe result in the cache (units of work are skipped), sorted by recipe, scale."""
     cache = cache or ResultCache()
-    results = [
-        _result_from_entry(arrays, meta, from_cache=True)
-        for _, (arrays, meta) in cache.entries()
-        if meta.get("kind") == "recipe" and meta.get("scale") in SCALES
-    ]
+    results = []
+    for key in cache.keys():
+        meta = cache.metadata(key)
+        if meta is None or meta.get("kind") != "recipe" or meta.get("scale") not in SCALES:
+            continue
+        hit = cache.load(key)
+        if hit is not None:
+            results.append(_result_from_entry(*hit, from_cache=True))
     order = {name: i for i, name in enumerate(RECIPES)}
     return sorted(results, key=lambda r: (order.get(r.recipe, len(order)), r.recipe, r.scale))

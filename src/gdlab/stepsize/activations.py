@@ -72,7 +72,8 @@ class BaseShape:
     """A shape ``psi`` with closed-form ``psi, psi', psi''`` and its exact constants.
 
     ``inf_dpsi``/``sup_dpsi`` are the signed infimum and supremum of ``psi'``, ``sup_ddpsi`` is
-    ``sup |psi''|`` and ``kappa`` is ``sup |psi(z) - z psi'(z)|``.
+    ``sup |psi''|`` and ``kappa`` is ``sup |psi(z) - z psi'(z)|``. The three functions return new
+    tensors (the GD engine modifies them in place).
     """
 
     name: str

@@ -36,8 +36,8 @@ __all__ = ["margin_statistics", "train"]
 _RADIUS_SLACK = 1e-12
 # Recorded margins are buffered and reduced in chunks of at most this many entries (32 MB).
 _CHUNK_ENTRIES = 1 << 22
-# Matrix products below this many multiply-adds run single-threaded (see _threads_for).
-_SMALL_WORK = 1 << 20
+# Steps whose matrix products have fewer multiply-adds (K m n d) run on one thread by default.
+_SMALL_WORK = 1 << 24
 _MARGIN_KEYS = ("risk", "log_risk", "min_margin", "G", "F")
 _PARAM_KEYS = ("grad_norm_sq", "v", "param_norm")
 
@@ -126,6 +126,7 @@ def train(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     meta: dict | None = None,
+    threads: int | None = None,
 ) -> Trajectory:
     """Full-batch GD ``w_{t+1} = w_t - lr_k grad L(w_t)`` on eq. (2), K runs at once.
 
@@ -144,6 +145,8 @@ def train(
     w_star : (d,) a unit separator; also record ``<w_t, (a_1 w*, ..., a_m w*)>``.
     device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``.
     meta : extra entries for ``Trajectory.meta`` (the computed facts take precedence).
+    threads : CPU threads for the run (restored afterwards). ``None``: one thread when a step
+        has fewer than ``2**24`` multiply-adds (``K m n d``), else torch's current setting.
 
     Returns
     -------
@@ -159,6 +162,8 @@ def train(
     n, d = X.shape
     steps = _as_positive_int("steps", steps)
     record_every = _as_positive_int("record_every", record_every)
+    if threads is not None:
+        threads = _as_positive_int("threads", threads)
     lr_cpu = _as_stepsizes(lr)
     W_init = _initial_params(net, W0, d, init_scale, seed)
     n_lr, n_w = lr_cpu.numel(), W_init.shape[0]
@@ -222,7 +227,9 @@ def train(
         if neuron is not None:
             neuron[:, rows] = _neuron_margins(net.activation, Ws, X, y, a)
 
-    with _threads_for(K * net.m * n * d, device):
+    if threads is None and K * net.m * n * d < _SMALL_WORK:
+        threads = 1
+    with _cpu_threads(threads if device.type == "cpu" else None):
         neg_q, grad = evaluator.neg_margins_and_grad(W)
         s = 0
         for t in range(steps + 1):
@@ -280,19 +287,18 @@ def _neuron_margins(act: Activation, W: Tensor, X: Tensor, y: Tensor, a: Tensor)
 
 
 @contextmanager
-def _threads_for(work: int, device: torch.device) -> Iterator[None]:
-    """Run small CPU problems on one thread (restored afterwards).
+def _cpu_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads (``None``: unchanged), restored afterwards.
 
-    Below ``_SMALL_WORK`` multiply-adds per matrix product a parallel region costs more than it
-    saves, and on a busy machine it can stall for a scheduler time slice (measured: a 160x2x4
-    product took 15 ms on 2 threads against 8 us on one, with the second core busy).
+    Small problems default to one thread: a parallel region then costs more than it saves,
+    and on a busy machine it stalls for a scheduler time slice (measured on 2 shared cores: a
+    160x2x4 product took 15 ms on 2 threads against 8 us on one, and a K=8 step with
+    n, d, m = 300, 20, 50 ran 5x slower on 2 threads than on one).
     """
     previous = torch.get_num_threads()
-    single = device.type == "cpu" and work < _SMALL_WORK and previous > 1
-    if single:
-        torch.set_num_threads(1)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
-        if single:
-            torch.set_num_threads(previous)
+        torch.set_num_threads(previous)

@@ -24,6 +24,7 @@ from gdlab.symmetry.orbit import (
     OrbitDrift,
     equilibrium_lambda,
     monte_carlo_noise_trace,
+    orbit_coordinate,
     orbit_drift,
     orbit_point,
 )
@@ -62,7 +63,8 @@ class OrbitResult:
 
     lemma_lams, lemma_mc, lemma_se, lemma_exact : Lemma B.1, Monte Carlo vs exact.
     drift : :class:`OrbitDrift` on a lambda grid; lam_star, lam_star_d : roots of G and G_d.
-    charge_star : ``C(theta_{lambda*})``; runs : SGD and GD from theta (series ``C``).
+    charge_star : ``C(theta_{lambda*})``; etas : (K,) learning rate of each SGD run;
+    runs : SGD and GD from theta (series ``C`` and its orbit coordinate ``lam``).
     """
 
     lemma_lams: torch.Tensor
@@ -73,17 +75,22 @@ class OrbitResult:
     lam_star: float
     lam_star_d: float
     charge_star: float
+    etas: torch.Tensor
     runs: dict[str, Run]
 
 
 def orbit_experiment(
-    *, eta: float, batch_size: int, steps: int, mc_samples: int, seed: int = 0
+    etas: list[float], *, replicas: int, batch_size: int, steps: int, mc_samples: int,
+    seed: int = 0,
 ) -> OrbitResult:
     """T5 for ``f = u (w^T x)`` with ``V = a b^T`` (dx = 3, dy = 2), gamma = 0.
 
     The start ``theta = (w = b^T, u = a)`` is a global minimum whose width-one orbit is the whole
-    minimum manifold; Lemma B.1 is checked at lambda in {-1, -0.5, 0, 0.5, 1}.
+    minimum manifold; Lemma B.1 is checked at lambda in {-1, -0.5, 0, 0.5, 1}. With gamma = 0
+    and grad L = 0 on the manifold, the roots of G and G_d do not depend on eta or S; the drift
+    curves are drawn for the first eta. ``replicas`` SGD runs per eta, one GD run per eta.
     """
+    check_int("replicas", replicas, minimum=1)
     gen = make_generator(seed, get_device())
     a, b = _t([1.0, 0.5]), _t([1.5, -1.0, 0.5])
     task = anisotropic_task(torch.outer(a, b), [2.0, 1.0, 0.5], [0.3, 1.0])
@@ -93,26 +100,31 @@ def orbit_experiment(
                                                 strict=True))
     A = torch.diag(_t([-1.0] * 3 + [1.0] * 2))
     mc, se = monte_carlo_noise_trace(stacked, task, A, samples=mc_samples, generator=gen)
-    base = orbit_drift(params, task, _t([0.0]), eta=eta, batch_size=batch_size)
+    eta0 = etas[0]
+    base = orbit_drift(params, task, _t([0.0]), eta=eta0, batch_size=batch_size)
     exact = torch.exp(-2 * lams.cpu()) * base.noise_u[0, 0] - torch.exp(2 * lams.cpu()) * (
         base.noise_w[0, 0]
     )
-    drift = orbit_drift(params, task, torch.linspace(-3, 3, 61), eta=eta, batch_size=batch_size)
-    lam_star = float(equilibrium_lambda(params, task, eta=eta, batch_size=batch_size)[0])
-    lam_star_d = float(equilibrium_lambda(params, task, eta=eta, batch_size=batch_size,
+    drift = orbit_drift(params, task, torch.linspace(-3, 3, 61), eta=eta0, batch_size=batch_size)
+    lam_star = float(equilibrium_lambda(params, task, eta=eta0, batch_size=batch_size)[0])
+    lam_star_d = float(equilibrium_lambda(params, task, eta=eta0, batch_size=batch_size,
                                           discrete=True)[0])
     w_star, u_star = orbit_point(params, lam_star)
     charge_star = float((u_star**2).sum() - (w_star**2).sum())
-    runs = {}
-    for method in ("sgd", "gd"):
-        runs[method] = train(
-            DeepLinear(), tuple(p.expand(4, -1, -1).clone() for p in params), task, eta=eta,
-            steps=steps, generator=gen, batch_size=batch_size, method=method,
-            every=max(steps // 400, 1),
-            observe=lambda p: {"C": layer_charges(p)[0][:, 0, 0]},
-        )
+
+    def observe(p: Params) -> dict[str, torch.Tensor]:
+        C = layer_charges(p)[0][:, 0, 0]
+        return {"C": C, "lam": orbit_coordinate(C, params)}
+
+    eta_sgd = _t(etas).repeat_interleave(replicas)
+    runs = {
+        method: train(DeepLinear(), tuple(p.expand(len(eta_k), -1, -1).clone() for p in params),
+                      task, eta=eta_k, steps=steps, generator=gen, batch_size=batch_size,
+                      method=method, every=max(steps // 400, 1), observe=observe)
+        for method, eta_k in (("sgd", eta_sgd), ("gd", _t(etas)))
+    }
     return OrbitResult(lams.cpu(), mc.cpu(), se.cpu(), exact, drift, lam_star, lam_star_d,
-                       charge_star, runs)
+                       charge_star, eta_sgd.cpu(), runs)
 
 
 # --- T2 / Figure 2: two-layer equilibrium with gamma = 0 -----------------------------------------

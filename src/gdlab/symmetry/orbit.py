@@ -33,9 +33,20 @@ __all__ = [
     "OrbitDrift",
     "equilibrium_lambda",
     "monte_carlo_noise_trace",
+    "orbit_coordinate",
     "orbit_drift",
     "orbit_point",
 ]
+
+
+def orbit_coordinate(charge: torch.Tensor, params: Params) -> torch.Tensor:
+    """The lambda at which ``C(theta_lambda)`` equals ``charge`` on the orbit of ``params``.
+
+    Solves ``|U|^2 x - |W|^2 / x = C`` for ``x = e^{2 lambda} > 0`` (``params`` has one run).
+    """
+    u2, w2 = (params[1] ** 2).sum(), (params[0] ** 2).sum()
+    x = (charge + torch.sqrt(charge**2 + 4 * u2 * w2)) / (2 * u2)
+    return 0.5 * torch.log(x)
 
 
 def orbit_point(params: Params, lam: float) -> Params:
