@@ -234,3 +234,43 @@ def test_segmented_two_layer_runs_equal_one_run_and_are_cached(cache) -> None:
         ctx, data, "leaky_softplus_ex31", 4, [1.0, 8.0], 12, checkpoints=3, **kw
     )
     assert torch.equal(again.risk, parts.risk) and again.meta == parts.meta
+
+
+def test_fig1_claims_on_a_constructed_record() -> None:
+    """Large stepsize: two rises, monotone from step 3 on; small: monotone; margins as built."""
+    from gdlab.experiments.figures import _fig1_claims
+
+    risk = torch.tensor(
+        [
+            [0.7, 0.9, 0.5, 0.6, 0.3, 0.2, 0.1, 0.05, 0.04],
+            [0.7, 0.69, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15],
+        ],
+        dtype=torch.float64,
+    )
+    q = torch.tensor(
+        [[-1.0, -1, -1, -1, 0.5, 1.0, 1.2, 1.1, 1.3], [-1.0, -1, -1, -1, -1, -1, 0.1, 0.2, 0.3]],
+        dtype=torch.float64,
+    )
+    norm = torch.ones(2, 9, dtype=torch.float64)
+    traj = MLPTrajectory(
+        lr=torch.tensor([1.0, 0.1], dtype=torch.float64),
+        steps=torch.arange(9),
+        risk=risk,
+        log_risk=risk.log(),
+        grad_norm_sq=torch.ones(2, 9, dtype=torch.float64),
+        param_norm=norm,
+        min_margin=q,
+        normalized_margin=q / norm**4,
+        test_steps=torch.tensor([0, 8]),
+        test_accuracy=torch.tensor([[0.5, 0.9], [0.5, 0.8]], dtype=torch.float64),
+        weights=[],
+        meta={"n": 10, "d": 3, "width": 2},
+    )
+    claims = {c["claim"]: c for c in _fig1_claims(traj)}
+    osc = claims["lr=1: risk oscillates, then decreases monotonically"]
+    assert osc["holds"] and osc["measured"] == 3 and "2 risk increases" in osc["note"]
+    assert claims["lr=0.1: risk decreases monotonically throughout"]["holds"]
+    dip = claims["lr=1: normalized margin non-decreasing in the stable phase"]
+    assert not dip["holds"] and dip["measured"] == pytest.approx((1.2 - 1.1) / 1.2, rel=1e-12)
+    assert claims["lr=0.1: normalized margin non-decreasing in the stable phase"]["measured"] == 0
+    assert claims["large stepsize has better test accuracy"]["measured"] == pytest.approx(0.1)

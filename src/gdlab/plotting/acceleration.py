@@ -121,7 +121,7 @@ def budget_rate_figure(studies: Mapping[str, BudgetStudy], c: Mapping[str, float
         ax.loglog(T, fb(T), "--", color="tab:blue", lw=1, label=f"slope {fb.slope:.2f}")
         ax.loglog(T, study.paper_risk, "^", color="gray", label="Corollary 4.2's $\\eta$")
         label_axes(ax, "budget T", "final risk $L(\\mathbf{w}_T)$", title)
-        ax.legend(loc="lower left")
+        _legend_below(ax, ncols=2)
     return fig
 
 
@@ -138,7 +138,7 @@ def constant_figure(studies: Mapping[str, BudgetStudy]) -> Figure:
             )
         ax.loglog(T, study.best_monotone_risk, "s-", color="black", ms=3, label="best monotone")
         label_axes(ax, "budget T", "final risk $L(\\mathbf{w}_T)$, $\\eta = cT$", title)
-        ax.legend(loc="lower left", ncols=2)
+        _legend_below(ax, ncols=4)
     return fig
 
 
@@ -156,13 +156,14 @@ def fixed_budget_figure(
         t = sweep.traj.steps.numpy()
         j = int(np.flatnonzero(np.isclose(study.constants, c[title]))[0])
         best = study.constants.size + 1 + int(study.best_monotone[b])
+        eta_a = study.constants[j] * budget
         runs = (
-            (j, "tab:red", f"(a) $\\eta$ = {c[title]:g} T = {study.constants[j] * budget:.3g}"),
-            (best, "tab:blue", f"(b) best monotone $\\eta$ = {study.best_monotone_eta[b]:.3g}"),
-            (study.constants.size, "gray", "Corollary 4.2's $\\eta$"),
+            (j, "tab:red", f"(a) $\\eta$ = cT = {eta_a:.4g} (c = {c[title]:g})"),
+            (best, "tab:blue", f"(b) best monotone, $\\eta$ = {study.best_monotone_eta[b]:.3g}"),
+            (study.constants.size, "gray", f"Corollary 4.2, $\\eta$ = {study.paper_eta[b]:.2g}"),
         )
         for k, color, label in runs:
-            ax.semilogy(t, sweep.traj.risk[k].numpy(), color=color, lw=1.0, label=label)
-        label_axes(ax, "step t", "risk $L(\\mathbf{w}_t)$", f"{title}, T = {budget}")
-        ax.legend(loc="lower left")
+            ax.loglog(t + 1, sweep.traj.risk[k].numpy(), color=color, lw=1.0, label=label)
+        label_axes(ax, "step t + 1", "risk $L(\\mathbf{w}_t)$", f"{title}, T = {budget}")
+        _legend_below(ax, ncols=1)
     return fig

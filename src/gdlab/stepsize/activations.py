@@ -273,7 +273,7 @@ def _sigmoid_shape() -> BaseShape:
 
 _EX31 = "Example 3.1 (sup |phi'| <= 1 from Assumption 2A, which the example asserts)"
 _PRINTED_EX31 = PrintedConstants(kappa=1.0, beta_tilde=1.0, sup_dphi=1.0, alpha=0.25, source=_EX31)
-_PRINTED_EX31_HALF = PrintedConstants(
+_PRINTED_EX31_TANH_SIGMOID = PrintedConstants(
     kappa=1.0, beta_tilde=1.0, sup_dphi=1.0, alpha=0.5, source=_EX31
 )
 
@@ -385,7 +385,7 @@ def get_activation(name: str, **params: float) -> Activation:
         if shape_name == "huberized_relu":
             printed = PrintedConstants(h / 2.0, 1.0 / (4.0 * h), 1.0, 0.5, _EX31)
         elif shape_name in _FULL_LEAKY:
-            printed = _PRINTED_EX31_HALF
+            printed = _PRINTED_EX31_TANH_SIGMOID
         else:
             printed = _PRINTED_EX31
     if shape is None:

@@ -184,7 +184,6 @@ def train(
             UserWarning,
             stacklevel=2,
         )
-    a = net.a.to(device=device, dtype=dtype)
     if w_star is not None:
         if not isinstance(w_star, Tensor) or w_star.shape != (d,):
             shape = tuple(w_star.shape) if isinstance(w_star, Tensor) else type(w_star).__name__
@@ -198,35 +197,7 @@ def train(
     lr3 = lr_cpu.to(device).view(K, 1, 1)
     evaluator = Evaluator(net, X, y)
     recorded = _recorded_steps(steps, record_every)
-    S = len(recorded)
-    per_record = K * (n + 2 * net.m * d + (net.m * n if per_neuron else 0))
-    chunk = max(1, min(S, _CHUNK_ENTRIES // per_record))
-    neg_q_buf = torch.empty(chunk, K, n, device=device, dtype=dtype)
-    params_buf = torch.empty(chunk, K, 2, net.m, d, device=device, dtype=dtype)  # grad, W
-    series = {
-        key: torch.empty(S, K, device=device, dtype=dtype)
-        for key in (*_MARGIN_KEYS, *_PARAM_KEYS, *(("w_star_inner",) if w_star is not None else ()))
-    }
-    neuron = torch.empty(2, S, K, net.m, device=device, dtype=dtype) if per_neuron else None
-
-    def flush(stop: int) -> None:
-        """Reduce the buffered records of recorded indices [stop - filled, stop)."""
-        filled = (stop - 1) % chunk + 1
-        rows = slice(stop - filled, stop)
-        stats = margin_statistics(neg_q_buf[:filled].neg())
-        V = params_buf[:filled].view(filled * K, 2, -1)
-        gram = torch.bmm(V, V.mT).view(filled, K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
-        stats["grad_norm_sq"] = gram[..., 0]
-        stats["v"] = -gram[..., 1]
-        stats["param_norm"] = gram[..., 3].sqrt()
-        Ws = params_buf[:filled, :, 1]
-        if w_star is not None:
-            stats["w_star_inner"] = torch.matmul(torch.matmul(Ws, w_star), a)
-        for key, value in stats.items():
-            series[key][rows] = value
-        if neuron is not None:
-            neuron[:, rows] = _neuron_margins(net.activation, Ws, X, y, a)
-
+    recorder = _Recorder(net, X, y, K, len(recorded), per_neuron, w_star)
     if threads is None and K * net.m * n * d < _SMALL_WORK:
         threads = 1
     with _cpu_threads(threads if device.type == "cpu" else None):
@@ -234,18 +205,13 @@ def train(
         s = 0
         for t in range(steps + 1):
             if t == recorded[s]:
-                neg_q_buf[s % chunk] = neg_q
-                torch.stack((grad, W), 1, out=params_buf[s % chunk])
+                recorder.record(s, neg_q, grad, W)
                 s += 1
-                if s % chunk == 0 or s == S:
-                    flush(s)
             if t == steps:
                 break
             W.addcmul_(lr3, grad, value=-1.0)
             neg_q, grad = evaluator.neg_margins_and_grad(W)
 
-    series["normalized_margin"] = series["min_margin"] / series["param_norm"]
-    cpu = {key: value.T.contiguous().cpu() for key, value in series.items()}
     info = {
         **(meta or {}),
         "activation": net.activation.name,
@@ -267,14 +233,73 @@ def train(
         lr=lr_cpu,
         eta=lr_cpu / net.m,
         steps=torch.tensor(recorded, dtype=torch.int64),
-        **cpu,
+        **recorder.series(),
         w_final=W.cpu(),
-        neuron_margins=None if neuron is None else neuron[0].transpose(0, 1).contiguous().cpu(),
-        neuron_linear_margins=(
-            None if neuron is None else neuron[1].transpose(0, 1).contiguous().cpu()
-        ),
         meta=info,
     )
+
+
+class _Recorder:
+    """Per-step records of a GD batch: margins and (grad, W) are copied into device buffers of
+    ``chunk`` recorded steps, which are reduced to the (S, K) series when full (no host sync)."""
+
+    def __init__(
+        self,
+        net: TwoLayerNet,
+        X: Tensor,
+        y: Tensor,
+        K: int,
+        S: int,
+        per_neuron: bool,
+        w_star: Tensor | None,
+    ) -> None:
+        (n, d), m = X.shape, net.m
+        kw = {"device": X.device, "dtype": X.dtype}
+        per_record = K * (n + 2 * m * d + (m * n if per_neuron else 0))
+        self.chunk = max(1, min(S, _CHUNK_ENTRIES // per_record))
+        self.S, self.K = S, K
+        self.act, self.X, self.y, self.w_star = net.activation, X, y, w_star
+        self.a = net.a.to(**kw)
+        self.neg_q = torch.empty(self.chunk, K, n, **kw)
+        self.params = torch.empty(self.chunk, K, 2, m, d, **kw)  # (grad, W)
+        keys = (*_MARGIN_KEYS, *_PARAM_KEYS, *(("w_star_inner",) if w_star is not None else ()))
+        self.out = {key: torch.empty(S, K, **kw) for key in keys}
+        self.neuron = torch.empty(2, S, K, m, **kw) if per_neuron else None
+
+    def record(self, s: int, neg_q: Tensor, grad: Tensor, W: Tensor) -> None:
+        """Store recorded step number ``s`` (0-based) with margins ``-neg_q``, gradient, W."""
+        self.neg_q[s % self.chunk] = neg_q
+        torch.stack((grad, W), 1, out=self.params[s % self.chunk])
+        if (s + 1) % self.chunk == 0 or s + 1 == self.S:
+            self._flush(s + 1)
+
+    def _flush(self, stop: int) -> None:
+        """Reduce the buffered records of recorded steps [stop - filled, stop)."""
+        filled = (stop - 1) % self.chunk + 1
+        rows = slice(stop - filled, stop)
+        stats = margin_statistics(self.neg_q[:filled].neg())
+        V = self.params[:filled].view(filled * self.K, 2, -1)
+        gram = torch.bmm(V, V.mT).view(filled, self.K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
+        stats["grad_norm_sq"] = gram[..., 0]
+        stats["v"] = -gram[..., 1]
+        stats["param_norm"] = gram[..., 3].sqrt()
+        Ws = self.params[:filled, :, 1]
+        if self.w_star is not None:
+            stats["w_star_inner"] = torch.matmul(torch.matmul(Ws, self.w_star), self.a)
+        for key, value in stats.items():
+            self.out[key][rows] = value
+        if self.neuron is not None:
+            self.neuron[:, rows] = _neuron_margins(self.act, Ws, self.X, self.y, self.a)
+
+    def series(self) -> dict[str, Tensor]:
+        """The recorded series as (K, S) (per-neuron: (K, S, m)) CPU tensors."""
+        out = dict(self.out)
+        out["normalized_margin"] = out["min_margin"] / out["param_norm"]
+        series = {key: value.T.contiguous().cpu() for key, value in out.items()}
+        if self.neuron is not None:
+            margins = self.neuron.transpose(1, 2).contiguous().cpu()
+            series["neuron_margins"], series["neuron_linear_margins"] = margins[0], margins[1]
+        return series
 
 
 def _neuron_margins(act: Activation, W: Tensor, X: Tensor, y: Tensor, a: Tensor) -> Tensor:

@@ -94,12 +94,15 @@ class NoiseBalance:
         ``||sqrt(bar Sigma_eps) U||_F^2 = ||W sqrt(bar Sigma_x)||_F^2`` at equilibrium.
     u_sq, w_sq : predicted ``||U||_F^2`` and ``||W||_F^2`` (K,) (independent of the gauge F).
     sharpness : Proposition 5.3 at the equilibrium (K,), see :func:`noise_balance`.
+    singular_values : (K, r) singular values S of ``bar V'``, descending: the eigenvalues of
+        ``U^T bar Sigma_eps U = W bar Sigma_x W^T`` at equilibrium.
     """
 
     nuclear: torch.Tensor
     u_sq: torch.Tensor
     w_sq: torch.Tensor
     sharpness: torch.Tensor
+    singular_values: torch.Tensor
 
 
 def noise_balance(task: GaussianTask) -> NoiseBalance:
@@ -125,6 +128,7 @@ def noise_balance(task: GaussianTask) -> NoiseBalance:
         u_sq=u_sq,
         w_sq=(right**2).sum((-1, -2)),
         sharpness=task.dy * trace_x * nuclear + u_sq * trace_x,
+        singular_values=s,
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "orbit_experiment",
     "phi_sweep",
     "phi_task",
+    "random_noise_tasks",
     "two_layer_equilibrium",
     "warmup_experiment",
     "weight_decay_grid",
@@ -133,41 +134,73 @@ def orbit_experiment(
 def two_layer_equilibrium(
     task: GaussianTask,
     init_scales: list[tuple[float, float]],
+    etas: list[float],
     *,
     width: int,
-    eta: float,
     batch_size: int,
     steps: int,
     method: str,
     every: int,
     seed: int = 0,
 ) -> Run:
-    """SGD or GD on ``U W x`` from Gaussian inits with std ``(s_W, s_U)`` per run (gamma = 0).
+    """SGD or GD on ``U W x`` (gamma = 0): one run per (eta, init) pair, eta-major order.
 
-    Series: ``lhs = U^T bar Sigma_eps U`` and ``rhs = W bar Sigma_x W^T`` (the two sides of
-    Eq. 14), ``lhs_state``/``rhs_state`` (Theorem 5.2 with the Gammas at the current state),
-    ``D = U^T U - W W^T``, ``u_sq``, ``w_sq`` and the population ``loss``.
+    Inits are Gaussian with std ``(s_W, s_U)``; every eta starts from the same draws. Series:
+    ``lhs = U^T bar Sigma_eps U`` and ``rhs = W bar Sigma_x W^T`` (the two sides of Eq. 14),
+    ``lhs_state``/``rhs_state`` (Theorem 5.2 with the Gammas at the current state; for gamma = 0
+    the common factor eta/S does not matter), and the invariants under hidden rotations
+    ``u_sq``, ``w_sq``, ``sv`` and ``sv_rhs`` (eigenvalues of ``lhs`` and ``rhs``), ``cross``
+    (``Tr[lhs rhs]``, equal to ``sum S^2`` only if ``lhs = rhs`` with spectrum S), and the
+    population ``loss``.
     """
     gen = make_generator(seed, get_device())
     ws = [init_chain((task.dx, width), 1, sw, gen)[0] for sw, _ in init_scales]
     us = [init_chain((width, task.dy), 1, su, gen)[0] for _, su in init_scales]
+    W0, U0 = torch.cat(ws).repeat(len(etas), 1, 1), torch.cat(us).repeat(len(etas), 1, 1)
+    task_runs = task.cov_eps.shape[0]
+    if task_runs > 1:  # one task per run (Figure 2, right): every run starts from the same init
+        if W0.shape[0] != 1:
+            raise ValueError(
+                f"a task with {task_runs} runs needs a single (eta, init) pair, got "
+                f"{W0.shape[0]}"
+            )
+        W0, U0 = W0.expand(task_runs, -1, -1).clone(), U0.expand(task_runs, -1, -1).clone()
     nx, ne = normalized(task.cov_x), normalized(task.cov_eps)
     model = DeepLinear()
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         W, U = p
-        gu, gw = theorem_5_2_gammas(task, eta=eta, batch_size=batch_size, params=p)
+        gu, gw = theorem_5_2_gammas(task, eta=1.0, batch_size=1, params=p)
         lhs_s, rhs_s = balance_residual(p, gu, gw)
+        lhs, rhs = U.transpose(-1, -2) @ ne @ U, W @ nx @ W.transpose(-1, -2)
         return {
-            "lhs": U.transpose(-1, -2) @ ne @ U, "rhs": W @ nx @ W.transpose(-1, -2),
-            "lhs_state": lhs_s, "rhs_state": rhs_s, "D": layer_charges(p)[0],
+            "lhs": lhs, "rhs": rhs, "lhs_state": lhs_s, "rhs_state": rhs_s,
             "u_sq": (U**2).sum((-1, -2)), "w_sq": (W**2).sum((-1, -2)),
-            "loss": model.population_loss(p, task),
+            "sv": torch.linalg.eigvalsh(lhs), "sv_rhs": torch.linalg.eigvalsh(rhs),
+            "cross": (lhs * rhs).sum((-1, -2)), "loss": model.population_loss(p, task),
         }
 
-    return train(model, (torch.cat(ws), torch.cat(us)), task, eta=eta, steps=steps,
-                 generator=gen, batch_size=batch_size, method=method, observe=observe,
-                 every=every)
+    eta_k = _t(etas).repeat_interleave(len(init_scales)).expand(W0.shape[0]).clone()
+    return train(model, (W0, U0), task, eta=eta_k, steps=steps, generator=gen,
+                 batch_size=batch_size, method=method, observe=observe, every=every)
+
+
+def random_noise_tasks(V: torch.Tensor, var_x: list[float], runs: int, seed: int = 0
+                       ) -> GaussianTask:
+    """Figure 2 (right): one task per run with a random noise covariance ``Q diag(s) Q^T``.
+
+    ``s`` is drawn log-uniform in [0.2, 5] and ``Q`` is a random rotation, independently per run.
+    """
+    gen = make_generator(seed, get_device())
+    dy = V.shape[0]
+    covs = []
+    for _ in range(runs):
+        q, _ = torch.linalg.qr(torch.randn(dy, dy, generator=gen, dtype=get_dtype(),
+                                           device=get_device()))
+        s = torch.exp(torch.empty(dy, dtype=get_dtype(), device=get_device()).uniform_(
+            float(torch.log(_t(0.2))), float(torch.log(_t(5.0))), generator=gen))
+        covs.append(q @ torch.diag(s) @ q.T)
+    return GaussianTask(V.expand(runs, -1, -1), torch.diag(_t(var_x)), torch.stack(covs))
 
 
 # --- T2': width one with weight decay --------------------------------------------------------------
@@ -239,22 +272,20 @@ def phi_task(phis: list[float], dx: int) -> GaussianTask:
 
 def phi_sweep(
     phis: list[float],
+    settings: dict[str, tuple[str, float, float]],
     *,
     dx: int,
     width: int,
-    eta: float,
     batch_size: int,
     steps: int,
     init_gain: float,
-    sgd_decay: float,
-    gd_decay: float,
     seed: int = 0,
 ) -> tuple[dict[str, Run], NoiseBalance, torch.Tensor]:
-    """SGD, SGD + weight decay and GD + weight decay on the Figure 8 task, one run per phi.
+    """The Figure 8 task, one run per phi, for every setting ``name -> (method, eta, gamma)``.
 
     Init: ``W ~ N(0, init_gain/dx)``, ``U ~ N(0, init_gain/width)`` (Kaiming for gain 1), the
-    same draw for every phi. Returns the runs (series ``u_sq``, ``w_sq``, ``sharpness``, ``loss``),
-    the gamma = 0 prediction of Theorem 5.2 and the initial sharpness (K,).
+    same draw for every phi and setting. Returns the runs (series ``u_sq``, ``w_sq``,
+    ``sharpness``, ``loss``), the gamma = 0 prediction of Theorem 5.2 and the initial sharpness.
     """
     gen = make_generator(seed, get_device())
     task = phi_task(phis, dx)
@@ -268,12 +299,11 @@ def phi_sweep(
         return {"u_sq": (p[1] ** 2).sum((-1, -2)), "w_sq": (p[0] ** 2).sum((-1, -2)),
                 "sharpness": sharpness(p, task.cov_x), "loss": model.population_loss(p, task)}
 
-    settings = {"SGD": ("sgd", 0.0), "SGD + WD": ("sgd", sgd_decay), "GD + WD": ("gd", gd_decay)}
     runs = {
         name: train(model, params, task, eta=eta, gamma=gamma, steps=steps, generator=gen,
                     batch_size=batch_size, method=method, observe=observe,
                     every=max(steps // 200, 1))
-        for name, (method, gamma) in settings.items()
+        for name, (method, eta, gamma) in settings.items()
     }
     return runs, noise_balance(task), sharpness(params, task.cov_x).cpu()
 

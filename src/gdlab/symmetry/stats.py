@@ -14,7 +14,7 @@ import torch
 
 from gdlab.symmetry._checks import check_int
 
-__all__ = ["time_average"]
+__all__ = ["linear_extrapolation", "time_average"]
 
 
 def time_average(series: torch.Tensor, blocks: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,3 +30,25 @@ def time_average(series: torch.Tensor, blocks: int = 10) -> tuple[torch.Tensor, 
     chunks = series[:, : size * blocks].reshape(series.shape[0], blocks, size, *series.shape[2:])
     means = chunks.mean(2)
     return means.mean(1), means.std(1) / math.sqrt(blocks)
+
+
+def linear_extrapolation(
+    x: torch.Tensor, y: torch.Tensor, stderr: torch.Tensor
+) -> tuple[float, float, float]:
+    """Weighted least-squares line ``y = a + b x`` through points with errors ``stderr``.
+
+    Returns ``(a, se(a), b)``: the value extrapolated to ``x = 0`` with its standard error.
+    Used to remove the O(eta) bias of SGD equilibria (spec §6: report residuals against eta).
+    """
+    if not (x.shape == y.shape == stderr.shape) or x.dim() != 1 or x.numel() < 2:
+        raise ValueError(
+            f"x, y, stderr must be 1-D of equal length >= 2, got {tuple(x.shape)}, "
+            f"{tuple(y.shape)}, {tuple(stderr.shape)}"
+        )
+    if (stderr <= 0).any():
+        raise ValueError(f"stderr must be > 0, got {stderr.tolist()}")
+    X = torch.stack([torch.ones_like(x), x], dim=1)
+    w = 1.0 / stderr**2
+    cov = torch.linalg.inv(X.T @ (w[:, None] * X))
+    coef = cov @ X.T @ (w * y)
+    return float(coef[0]), float(cov[0, 0].sqrt()), float(coef[1])
