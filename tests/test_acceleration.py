@@ -15,8 +15,10 @@ from gdlab.stepsize import theory as th
 from gdlab.stepsize.acceleration import (
     BudgetStudy,
     FirstPhaseStudy,
+    _power_fit,
     budget_study,
     first_phase_study,
+    format_risk,
     theorem32_informative_from,
 )
 from gdlab.stepsize.activations import get_activation
@@ -80,6 +82,23 @@ def test_informative_from_edge_cases() -> None:
             theorem32_informative_from(c, level=bad)
     with pytest.raises(ValueError, match="t_max"):
         theorem32_informative_from(c, t_max=1.0)
+
+
+def test_power_fit_survives_underflow() -> None:
+    x = np.array([10.0, 100.0, 1000.0])
+    log_y = -2.0 * np.log(x) - 2000.0  # y = e^-2000 x^-2: zero in float64
+    fit = _power_fit(x, log_y)
+    # Exact line through rescaled logs: float64 rounding of O(2000) values.
+    assert fit.slope == pytest.approx(-2.0, rel=1e-12)
+    assert fit.intercept == pytest.approx(-2000.0, rel=1e-12)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-12)
+
+
+def test_format_risk() -> None:
+    assert format_risk(math.log(2.4) - 400 * math.log(10)) == "2.40e-400"
+    assert format_risk(0.0) == "1.00e+00"
+    assert format_risk(math.log(9.999)) == "1.00e+01"
+    assert format_risk(math.log(3.2e-5)) == "3.20e-05"
 
 
 # ----------------------------------------------------------------------------- first phase
@@ -209,11 +228,12 @@ def test_monotone_runs_and_best_choice(budgets: BudgetStudy) -> None:
     for b, sweep in enumerate(budgets.sweeps):
         flags = [sweep.first_increase(k) is None for k in range(sweep.traj.num_runs)]
         assert budgets.monotone[b].tolist() == flags
-        grid_risk = budgets.final_risk[b, C + 1 :]
+        grid_log_risk = budgets.final_log_risk[b, C + 1 :]
+        np.testing.assert_array_equal(grid_log_risk, sweep.traj.log_risk[C + 1 :, -1].numpy())
         mono = budgets.monotone[b, C + 1 :]
         best = budgets.best_monotone[b]
-        assert mono[best] and grid_risk[best] == grid_risk[mono].min()
-        assert budgets.best_monotone_risk[b] == grid_risk[best]
+        assert mono[best] and grid_log_risk[best] == grid_log_risk[mono].min()
+        assert budgets.best_monotone_risk[b] == np.exp(grid_log_risk[best])
         lo, hi = budgets.monotone_bracket[b]
         assert lo < hi and lo == budgets.grid[mono].max()
         assert not mono[budgets.grid == hi].any()
@@ -236,8 +256,10 @@ def test_scaled_risk_floor_is_a_brute_force_minimum(budgets: BudgetStudy) -> Non
 def test_fits_constants_and_bounds(budgets: BudgetStudy) -> None:
     T = budgets.budgets
     fit = budgets.proportional_fit(3.0)
-    ref = loglog_fit(T, budgets.proportional_risk[:, 1])
-    assert (fit.slope, fit.intercept) == (ref.slope, ref.intercept)
+    ref = loglog_fit(T, np.exp(budgets.proportional_log_risk[:, 1]))
+    # The same line, fitted through rescaled logarithms: equal up to float64 rounding.
+    assert fit.slope == pytest.approx(ref.slope, rel=1e-12)
+    assert fit.intercept == pytest.approx(ref.intercept, rel=1e-12)
     ref = loglog_fit(T, budgets.best_monotone_risk)
     assert budgets.monotone_fit().slope == ref.slope
     with pytest.raises(ValueError, match="not one of the constants"):

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from gdlab.plotting import label_axes, stepsize_colors, subplots
 from gdlab.stepsize.acceleration import BudgetStudy, FirstPhaseStudy
+from gdlab.stepsize.sweeps import LineFit
 
 __all__ = [
     "average_risk_figure",
@@ -24,6 +25,9 @@ __all__ = [
     "fixed_budget_figure",
     "risk_curves_figure",
 ]
+
+
+LN10 = math.log(10)
 
 
 def _nearest(values: np.ndarray, targets: Sequence[float]) -> list[int]:
@@ -101,43 +105,64 @@ def risk_curves_figure(
     return fig
 
 
+def _log10_line(fit: LineFit, x: np.ndarray) -> np.ndarray:
+    """``log10`` of the fitted power law ``exp(intercept) x^slope``."""
+    return (fit.intercept + fit.slope * np.log(x)) / math.log(10)
+
+
 def budget_rate_figure(studies: Mapping[str, BudgetStudy], c: Mapping[str, float]) -> Figure:
-    """Final risk against the budget T: (a) ``eta = c T`` and (b) the best monotone stepsize,
-    each with its fitted power law, and Corollary 4.2's own stepsize."""
+    """``log10 L(w_T)`` against the budget T: (a) ``eta = c T`` and (b) the best monotone
+    stepsize, each with its fitted power law, and Corollary 4.2's own stepsize. (The risks of
+    (a) can fall below the float64 range, hence the logarithmic values.)"""
     fig, axes = _panels(studies, height=3.2)
     for ax, (title, study) in zip(axes, studies.items(), strict=True):
         T = study.budgets
         j = int(np.flatnonzero(np.isclose(study.constants, c[title]))[0])
         fa, fb = study.proportional_fit(c[title]), study.monotone_fit()
-        ax.loglog(
+        ax.semilogx(
             T,
-            study.proportional_risk[:, j],
+            study.proportional_log_risk[:, j] / LN10,
             "o",
             color="tab:red",
             label=f"(a) $\\eta$ = {c[title]:g} T",
         )
-        ax.loglog(T, fa(T), "--", color="tab:red", lw=1, label=f"slope {fa.slope:.2f}")
-        ax.loglog(T, study.best_monotone_risk, "s", color="tab:blue", label="(b) best monotone")
-        ax.loglog(T, fb(T), "--", color="tab:blue", lw=1, label=f"slope {fb.slope:.2f}")
-        ax.loglog(T, study.paper_risk, "^", color="gray", label="Corollary 4.2's $\\eta$")
-        label_axes(ax, "budget T", "final risk $L(\\mathbf{w}_T)$", title)
+        ax.semilogx(
+            T, _log10_line(fa, T), "--", color="tab:red", lw=1, label=f"slope {fa.slope:.2f}"
+        )
+        ax.semilogx(
+            T, np.log10(study.best_monotone_risk), "s", color="tab:blue", label="(b) best monotone"
+        )
+        ax.semilogx(
+            T, _log10_line(fb, T), "--", color="tab:blue", lw=1, label=f"slope {fb.slope:.2f}"
+        )
+        ax.semilogx(
+            T, np.log10(study.paper_risk), "^", color="gray", label="Corollary 4.2's $\\eta$"
+        )
+        label_axes(ax, "budget T", "$\\log_{10} L(\\mathbf{w}_T)$", title)
         _legend_below(ax, ncols=2)
     return fig
 
 
 def constant_figure(studies: Mapping[str, BudgetStudy]) -> Figure:
-    """Final risk against T for every constant ``c`` of ``eta = c T`` (colors), with the best
-    monotone run (black)."""
+    """``log10 L(w_T)`` against T for every constant ``c`` of ``eta = c T`` (colors), with the
+    best monotone run (black)."""
     fig, axes = _panels(studies, height=3.2)
     for ax, (title, study) in zip(axes, studies.items(), strict=True):
         T = study.budgets
         colors = stepsize_colors(study.constants)
         for j, (cj, color) in enumerate(zip(study.constants, colors, strict=True)):
-            ax.loglog(
-                T, study.proportional_risk[:, j], "o-", color=color, ms=3, label=f"c = {cj:g}"
+            ax.semilogx(
+                T,
+                study.proportional_log_risk[:, j] / LN10,
+                "o-",
+                color=color,
+                ms=3,
+                label=f"c = {cj:g}",
             )
-        ax.loglog(T, study.best_monotone_risk, "s-", color="black", ms=3, label="best monotone")
-        label_axes(ax, "budget T", "final risk $L(\\mathbf{w}_T)$, $\\eta = cT$", title)
+        ax.semilogx(
+            T, np.log10(study.best_monotone_risk), "s-", color="black", ms=3, label="best monotone"
+        )
+        label_axes(ax, "budget T", "$\\log_{10} L(\\mathbf{w}_T)$, $\\eta = cT$", title)
         _legend_below(ax, ncols=4)
     return fig
 
@@ -145,7 +170,8 @@ def constant_figure(studies: Mapping[str, BudgetStudy]) -> Figure:
 def fixed_budget_figure(
     studies: Mapping[str, BudgetStudy], budget: int, c: Mapping[str, float]
 ) -> Figure:
-    """Risk curves at one budget: ``eta = c T``, the best monotone stepsize, Corollary 4.2's."""
+    """``log10 L(w_t)`` at one budget: ``eta = c T``, the best monotone stepsize and Corollary
+    4.2's stepsize."""
     fig, axes = _panels(studies, height=3.2)
     for ax, (title, study) in zip(axes, studies.items(), strict=True):
         hit = np.flatnonzero(study.budgets == budget)
@@ -163,7 +189,8 @@ def fixed_budget_figure(
             (study.constants.size, "gray", f"Corollary 4.2, $\\eta$ = {study.paper_eta[b]:.2g}"),
         )
         for k, color, label in runs:
-            ax.loglog(t + 1, sweep.traj.risk[k].numpy(), color=color, lw=1.0, label=label)
-        label_axes(ax, "step t + 1", "risk $L(\\mathbf{w}_t)$", f"{title}, T = {budget}")
+            log10_risk = sweep.traj.log_risk[k].numpy() / LN10
+            ax.semilogx(t + 1, log10_risk, color=color, lw=1.0, label=label)
+        label_axes(ax, "step t + 1", "$\\log_{10} L(\\mathbf{w}_t)$", f"{title}, T = {budget}")
         _legend_below(ax, ncols=1)
     return fig

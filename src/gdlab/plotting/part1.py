@@ -5,6 +5,7 @@ Each function takes results of :mod:`gdlab.stepsize.phase` (or a sweep) and retu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "plot_norm_growth",
     "plot_rate",
     "plot_risk_sweeps",
+    "thin",
 ]
 
 
@@ -57,6 +59,23 @@ def _steps_from_one(sweep: SweepResult) -> np.ndarray:
     return np.maximum(sweep.traj.steps.numpy(), 1)
 
 
+def thin(t: np.ndarray, y: np.ndarray, bins: int = 300) -> np.ndarray:
+    """Indices of a long series to draw on a log-t axis without losing its oscillations: in
+    each of ``bins`` log-spaced bins of ``t`` keep the first point, the minimum and the maximum
+    of ``y`` (in time order), so the envelope of an oscillating curve is drawn exactly."""
+    t, y = np.asarray(t), np.asarray(y)
+    if t.size <= 3 * bins:
+        return np.arange(t.size)
+    edges = np.searchsorted(t, np.geomspace(max(t[0], 1), t[-1] + 1, bins + 1))
+    keep = [np.arange(edges[0] + 1)]
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            seg = y[a:b]
+            keep.append(a + np.array([0, np.nanargmin(seg), np.nanargmax(seg)]))
+    keep.append(np.array([t.size - 1]))
+    return np.unique(np.concatenate(keep))
+
+
 def plot_risk_sweeps(sweeps: Mapping[str, SweepResult], runs: Sequence[PhaseRun]) -> Figure:
     """Risk curves of every sweep (one panel per dataset), with the measured start of the
     monotone phase (circle) and the certified ``r*`` (triangle) of each run."""
@@ -67,7 +86,8 @@ def plot_risk_sweeps(sweeps: Mapping[str, SweepResult], runs: Sequence[PhaseRun]
         colors = stepsize_colors(sweep.lrs)
         for k, (lr, color) in enumerate(zip(sweep.lrs, colors, strict=True)):
             risk = sweep.traj.risk[k].numpy()
-            ax.loglog(t, risk, color=color, lw=1.0, label=f"{lr:g}")
+            sel = thin(t, risk)
+            ax.loglog(t[sel], risk[sel], color=color, lw=1.0, label=f"{lr:g}")
             run = mine[k]
             if run.monotone_reached and run.monotone_from > 0:
                 i = int(np.searchsorted(sweep.traj.steps.numpy(), run.monotone_from))
@@ -97,6 +117,7 @@ def plot_monotone_vs_certified(runs: Sequence[PhaseRun]) -> Figure:
             ax.axvline(x, color="tab:red", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(bottom=-0.5)
         label_axes(ax, r"stepsize $\tilde\eta$", "step", label)
     axes[0].legend(fontsize=7)
     return fig
@@ -114,8 +135,10 @@ def plot_rate(sweeps: Mapping[str, SweepResult], min_lr: float = 0.0) -> Figure:
             if lr < min_lr:
                 continue
             risk = sweep.traj.risk[k].numpy()
-            axes[j].loglog(t, lr * t * risk, color=color, lw=1.0, label=f"{lr:g}")
-            axes[n + j].loglog(lr * t, risk, color=color, lw=1.0)
+            sel = thin(t, t * risk)
+            axes[j].loglog(t[sel], lr * t[sel] * risk[sel], color=color, lw=1.0, label=f"{lr:g}")
+            sel = thin(t, risk)
+            axes[n + j].loglog(lr * t[sel], risk[sel], color=color, lw=1.0)
         label_axes(axes[j], "step t", r"$\tilde\eta\, t\, L(\mathbf{w}_t)$", label)
         label_axes(axes[n + j], r"$\tilde\eta\, t$", r"$L(\mathbf{w}_t)$")
         axes[j].legend(title=r"$\tilde\eta$", fontsize=6, title_fontsize=7, ncol=2)
@@ -124,15 +147,18 @@ def plot_rate(sweeps: Mapping[str, SweepResult], min_lr: float = 0.0) -> Figure:
 
 def plot_a14(curves: Mapping[str, A14Curves]) -> Figure:
     """Lemma A.14 from ``s = s*``: ``log10 L_t`` between the log10 of its lower and upper
-    bounds; the upper bound is written in the panel when it lies above the drawn range."""
+    bounds against ``t - s``; the upper bound is written in the panel when it lies above the
+    drawn range."""
     fig, axes = subplots(len(curves), width=3.4, height=2.8)
     for ax, (label, cv) in zip(axes, curves.items(), strict=True):
-        ax.semilogx(cv.t, cv.log10_risk, color="k", label=r"$\log_{10} L_t$")
-        ax.semilogx(cv.t, cv.log10_lower, color="tab:blue", ls="--", label="A.14 lower")
+        dt = cv.t - cv.s
+        sel = thin(dt, cv.log10_risk)
+        ax.semilogx(dt[sel], cv.log10_risk[sel], color="k", label=r"$\log_{10} L_t$")
+        ax.semilogx(dt[sel], cv.log10_lower[sel], color="tab:blue", ls="--", label="A.14 lower")
         top = float(np.max(cv.log10_risk)) + 1.0
-        shown = cv.log10_upper <= top
-        if np.any(shown):
-            ax.semilogx(cv.t[shown], cv.log10_upper[shown], color="tab:red", ls="--")
+        shown = sel[cv.log10_upper[sel] <= top]
+        if shown.size:
+            ax.semilogx(dt[shown], cv.log10_upper[shown], color="tab:red", ls="--")
         ax.text(
             0.02,
             0.04,
@@ -142,7 +168,7 @@ def plot_a14(curves: Mapping[str, A14Curves]) -> Figure:
             color="tab:red",
         )
         label_axes(
-            ax, "step t", r"$\log_{10}$ risk", rf"{label}, $\tilde\eta$={cv.lr:g}, $s^*$={cv.s}"
+            ax, r"$t - s^*$", r"$\log_{10}$ risk", rf"{label}, $\tilde\eta$={cv.lr:g}, $s^*$={cv.s}"
         )
         ax.legend(fontsize=7)
     return fig
@@ -157,11 +183,13 @@ def plot_margins(series: Mapping[str, Sequence[MarginSeries]]) -> Figure:
         colors = stepsize_colors([ms.lr for ms in runs])
         for ms, color in zip(runs, colors, strict=True):
             t = np.maximum(ms.t, 1)
-            axes[j].semilogx(t, ms.gamma_bar, color=color, lw=1.0, label=f"{ms.lr:g}")
+            sel = thin(t, ms.gamma_bar)
+            axes[j].semilogx(t[sel], ms.gamma_bar[sel], color=color, lw=1.0, label=f"{ms.lr:g}")
             if ms.s is not None:
                 i = int(np.searchsorted(ms.t, ms.s))
                 axes[j].plot(t[i], ms.gamma_bar[i], "s", color=color, ms=4)
-                axes[n + j].semilogx(t[i:], ms.log_gamma_c[i:] / np.log(10), color=color, lw=1.0)
+                sel = i + thin(t[i:], ms.log_gamma_c[i:])
+                axes[n + j].semilogx(t[sel], ms.log_gamma_c[sel] / np.log(10), color=color, lw=1.0)
         axes[j].set_ylim(bottom=max(axes[j].get_ylim()[0], -0.1))
         label_axes(axes[j], "step t", r"$\bar\gamma(\mathbf{w}_t)$", label)
         label_axes(axes[n + j], "step t", r"$\log_{10}\gamma^c(\mathbf{w}_t)$, $t\geq s^*$")
@@ -180,10 +208,11 @@ def plot_norm_growth(
         colors = stepsize_colors([ms.lr for ms in ms_list])
         for ms, color in zip(ms_list, colors, strict=True):
             t = np.maximum(ms.t, 1)
-            ax.semilogx(t, ms.norm, color=color, lw=1.0, label=f"{ms.lr:g}")
+            sel = thin(t, ms.norm)
+            ax.semilogx(t[sel], ms.norm[sel], color=color, lw=1.0, label=f"{ms.lr:g}")
             fit = fits.get(ms.lr)
             if fit is not None:
-                tt = t[t >= fit.start]
+                tt = t[sel][t[sel] >= fit.start]
                 ax.semilogx(tt, fit(tt), color="k", ls="--", lw=0.8)
         ax.set_yscale("log")
         label_axes(ax, "step t (log scale)", r"$\|\mathbf{w}_t\|$", label)
@@ -201,13 +230,18 @@ def plot_figure4(analysis: Figure4Analysis) -> Figure:
     t = np.maximum(np.asarray(a["steps"]), 1)
     for k in range(K):
         title = rf"$\tilde\eta$={analysis.lrs[k]:g} ($\eta$={analysis.etas[k]:g})"
-        axes[k].loglog(t, a["risk"][k], color="k")
+        sel = thin(t, a["risk"][k])
+        axes[k].loglog(t[sel], a["risk"][k][sel], color="k")
         label_axes(axes[k], "step t", r"risk $L(\mathbf{w}_t)$", f"(a) loss, {title}")
         ax = axes[K + k]
-        ax.semilogx(t, a["normalized_margin"][k], color="k", label="network")
+        sel = thin(t, a["normalized_margin"][k])
+        ax.semilogx(t[sel], a["normalized_margin"][k][sel], color="k", label="network")
         for j, color in enumerate(("tab:blue", "tab:orange")):
-            ax.semilogx(t, a["neuron_margins"][k, :, j], color=color, label=f"neuron {j + 1}")
-            ax.semilogx(t, a["neuron_linear_margins"][k, :, j], color=color, ls="--")
+            for key, ls, lab in (("neuron_margins", "-", f"neuron {j + 1}"),
+                                 ("neuron_linear_margins", "--", None)):  # fmt: skip
+                y = a[key][k, :, j]
+                sel = thin(t, y)
+                ax.semilogx(t[sel], y[sel], color=color, ls=ls, label=lab)
         ax.axhline(0.0, color="grey", lw=0.8)
         ax.axhline(analysis.data_margin, color="tab:green", ls=":", label="data max margin")
         ax.axhline(analysis.aligned, color="tab:purple", ls=":", label=r"net along $w_*$")

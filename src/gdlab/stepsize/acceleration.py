@@ -42,6 +42,7 @@ __all__ = [
     "FirstPhaseStudy",
     "budget_study",
     "first_phase_study",
+    "format_risk",
     "theorem32_informative_from",
 ]
 
@@ -70,6 +71,29 @@ def _final_margins(sweep: SweepResult) -> np.ndarray:
     X, y = sweep.dataset.X, sweep.dataset.y
     W = sweep.traj.w_final.to(X.dtype)
     return (sweep.net.forward(W, X) * y).numpy()
+
+
+def _power_fit(x: np.ndarray, log_y: np.ndarray) -> LineFit:
+    """:func:`~gdlab.stepsize.sweeps.loglog_fit` of ``y`` against ``x`` given ``log y``, also when
+    ``y`` underflows float64 (risks below ``1e-308`` are recorded exactly as ``log L``).
+
+    ``loglog_fit(x, exp(log_y / k))`` fits the line ``log_y / k``; with ``k`` chosen so that
+    every ``exp(log_y / k)`` is a normal float64, the fit of ``log_y`` is that line scaled by
+    ``k`` (``r^2`` does not change under the scaling).
+    """
+    log_y = np.asarray(log_y, dtype=np.float64)
+    k = max(1.0, float(np.max(np.abs(log_y))) / 700.0)  # e^{-700} is a normal float64
+    fit = loglog_fit(x, np.exp(log_y / k))
+    return LineFit(k * fit.slope, k * fit.intercept, fit.r2)
+
+
+def format_risk(log_risk: float) -> str:
+    """``exp(log_risk)`` in scientific notation, also below the float64 range (``2.4e-400``)."""
+    exponent = math.floor(log_risk / math.log(10))
+    mantissa = math.exp(log_risk - exponent * math.log(10))
+    if mantissa >= 9.995:  # rounding to 3 digits would print 10.0
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.2f}e{exponent:+03d}"
 
 
 def _tagged(rows: list[Verdict], tag: str) -> VerdictTable:
@@ -344,7 +368,7 @@ class FirstPhaseStudy:
             f"{'tau':>9} {'L(w_T)':>10}"
         ]
         tau = self.tau if self.has_theory else np.full(self.eta.size, np.nan)
-        risk = self.sweep.final_risk()
+        log_risk = self.sweep.traj.log_risk[:, -1].numpy()
 
         def cell(x: float, fmt: str) -> str:
             return "-" if np.isnan(x) else format(x, fmt)
@@ -353,7 +377,7 @@ class FirstPhaseStudy:
             lines.append(
                 f"{eta:>9.3g} {cell(self.first_increase[k], '.0f'):>12} "
                 f"{self.monotone_from[k]:>13d} {cell(self.s_star[k], '.0f'):>8} "
-                f"{cell(tau[k], '.2e'):>9} {risk[k]:>10.3e}"
+                f"{cell(tau[k], '.2e'):>9} {format_risk(log_risk[k]):>10}"
             )
         return "\n".join(lines)
 
@@ -434,14 +458,14 @@ class BudgetStudy:
         )
 
     @cached_property
-    def final_risk(self) -> np.ndarray:
-        """(B, K) ``L(w_T)`` of every run."""
-        return np.stack([s.final_risk() for s in self.sweeps])
+    def final_log_risk(self) -> np.ndarray:
+        """(B, K) ``log L(w_T)`` of every run (exact also where ``L`` underflows float64)."""
+        return np.stack([s.traj.log_risk[:, -1].numpy() for s in self.sweeps])
 
     @property
-    def proportional_risk(self) -> np.ndarray:
-        """(B, C) ``L(w_T)`` with ``eta = c T``."""
-        return self.final_risk[:, : self.constants.size]
+    def proportional_log_risk(self) -> np.ndarray:
+        """(B, C) ``log L(w_T)`` with ``eta = c T``."""
+        return self.final_log_risk[:, : self.constants.size]
 
     @property
     def paper_eta(self) -> np.ndarray:
@@ -451,7 +475,7 @@ class BudgetStudy:
     @property
     def paper_risk(self) -> np.ndarray:
         """(B,) ``L(w_T)`` with Corollary 4.2's stepsize."""
-        return self.final_risk[:, self._paper]
+        return np.exp(self.final_log_risk[:, self._paper])
 
     def paper_bound(self, factor: Literal["printed", "derived", "safe"] = "safe") -> np.ndarray:
         """(B,) Corollary 4.2's bound ``factor (1 + 4 kappa) c_2 / (alpha^4 gamma^4 T^2)``."""
@@ -478,8 +502,8 @@ class BudgetStudy:
     def best_monotone(self) -> np.ndarray:
         """(B,) index into ``grid`` of the monotone grid run with the smallest ``L(w_T)``."""
         mono = self._grid_monotone()
-        risk = np.where(mono, self.final_risk[:, self._grid], np.inf)
-        return np.argmin(risk, axis=1)
+        log_risk = np.where(mono, self.final_log_risk[:, self._grid], np.inf)
+        return np.argmin(log_risk, axis=1)
 
     @property
     def best_monotone_eta(self) -> np.ndarray:
@@ -489,7 +513,8 @@ class BudgetStudy:
     @property
     def best_monotone_risk(self) -> np.ndarray:
         """(B,) its final risk."""
-        return self.final_risk[:, self._grid][np.arange(self.budgets.size), self.best_monotone]
+        rows = np.arange(self.budgets.size)
+        return np.exp(self.final_log_risk[:, self._grid][rows, self.best_monotone])
 
     @property
     def monotone_bracket(self) -> np.ndarray:
@@ -528,7 +553,7 @@ class BudgetStudy:
 
     def proportional_fit(self, c: float) -> LineFit:
         """Log-log fit of ``L(w_T)`` against ``T`` with ``eta = c T``."""
-        return loglog_fit(self.budgets, self.proportional_risk[:, self._constant_index(c)])
+        return _power_fit(self.budgets, self.proportional_log_risk[:, self._constant_index(c)])
 
     def monotone_fit(self) -> LineFit:
         """Log-log fit of the best monotone ``L(w_T)`` against ``T``."""
@@ -649,18 +674,19 @@ class BudgetStudy:
                 f"smaller t L_t); {setting}",
             )
         )
-        scaled_a = float(T[-1] * self.proportional_risk[-1, self._constant_index(c)])
+        log_a = self.proportional_log_risk[-1, self._constant_index(c)]
+        log10_a = float(np.log10(T[-1]) + log_a / math.log(10))
         rows.append(
             Verdict(
                 "eta = c T ends below every monotone run's t L_t",
                 "Corollary 4.2 vs Theorem 4.3",
-                scaled_a,
-                floor,
-                scaled_a < floor,
+                log10_a,
+                math.log10(floor),
+                log10_a < math.log10(floor),
                 None,
                 None,
-                f"measured: T L(w_T) of eta = c T at T = {T[-1]}; bound: min t L_t of the "
-                "monotone runs",
+                f"measured: log10 of T L(w_T) for eta = c T at T = {T[-1]}; bound: log10 of "
+                "min t L_t over the monotone runs",
             )
         )
         return _tagged(rows, tag)
@@ -671,7 +697,7 @@ class BudgetStudy:
         head = " ".join(f"{f'c={c:g}':>10}" for c in self.constants)
         lines = [f"{'T':>7} {head} {'Cor 4.2':>10} {'best mono':>10} {'its eta':>8}"]
         for b, T in enumerate(self.budgets):
-            row = " ".join(f"{x:>10.2e}" for x in self.proportional_risk[b])
+            row = " ".join(f"{format_risk(x):>10}" for x in self.proportional_log_risk[b])
             lines.append(
                 f"{T:>7d} {row} {self.paper_risk[b]:>10.2e} {self.best_monotone_risk[b]:>10.2e} "
                 f"{self.best_monotone_eta[b]:>8.3g}"

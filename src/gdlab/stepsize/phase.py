@@ -69,6 +69,7 @@ __all__ = [
     "margin_series",
     "margin_specs",
     "margin_table",
+    "norm_table",
     "phase_runs",
     "phase_specs",
     "phase_table",
@@ -484,11 +485,11 @@ def phase_specs(scale: str | None = None) -> list[SweepSpec]:
 
     steps = 5 if paper else 1
     return [
-        SweepSpec("XOR", "xor", lrs((1, 10, 100, 1000, 2000, 3000), 0, 3.5), 6000 * steps,
+        SweepSpec("XOR", "xor", lrs((1, 10, 100, 1000, 2000, 3000), 0, 3.5), 5000 * steps,
                   m=20, separable=False),
         SweepSpec("five points", "five_point", lrs((0.1, 1, 10, 100, 300, 1000, 3000), -1, 3.5),
                   4000 * steps, m=10),
-        SweepSpec("digits 3 vs 8", "digits", lrs((10, 100, 1e3, 1e4, 1e5), 1, 5), 3000 * steps,
+        SweepSpec("digits 3 vs 8", "digits", lrs((10, 100, 1e3, 1e4, 1e5), 1, 5), 2000 * steps,
                   m=10, kwargs=(("classes", (3, 8)),)),
     ]  # fmt: skip
 
@@ -543,10 +544,11 @@ class PhaseRun:
     ``monotone_from``: the measured first step after which the risk never increases (beyond the
     float64 rounding allowance of :mod:`.certify`); ``monotone_reached`` says whether that
     phase covers at least the second half of the record (a run that oscillates to the end has
-    ``monotone_from`` near ``T``, where one decreasing step proves nothing). ``r_star``: the first step satisfying eq. (4),
-    from which the theorem certifies monotonicity. ``max_increase_after_r``: the largest
-    ``L_{t+1} - L_t`` over ``t >= r*`` and ``after_r_holds`` its verdict (within the rounding
-    allowance). ``increases``: risk increases beyond rounding over the whole run.
+    ``monotone_from`` near ``T``, where one decreasing step proves nothing). ``r_star``: the
+    first step satisfying eq. (4), from which the theorem certifies monotonicity.
+    ``max_increase_after_r``: the largest ``L_{t+1} - L_t`` over ``t >= r*`` and
+    ``after_r_holds`` its verdict (within the rounding allowance). ``increases``: risk
+    increases beyond rounding over the whole run.
     """
 
     dataset: str
@@ -926,10 +928,13 @@ class MarginRun:
     after ``s*``. ``log10_gap_s``, ``log10_gap_end``: ``log10(gamma-bar / gamma^c)`` at ``s*``
     and at ``T`` (how far the certified margin lies below the normalized one);
     ``gamma_bar_s``, ``gamma_bar_end``: ``gamma-bar`` there. ``drop_before``, ``drop_after``:
-    the largest one-step drop of ``gamma-bar`` before and after ``s*``. ``fit``: ``||w_t||``
-    against ``log t`` on the last half of the horizon; ``slope_low`` and ``log10_slope_high``:
-    the ``log t`` coefficients of Lemma A.15's bounds, ``1/(2 B_0)`` and ``1/gamma^c(w_s)`` (in
-    log10).
+    the largest one-step drop of ``gamma-bar`` before and after ``s*``; ``rel_drop_after``:
+    the largest ``(gamma-bar_t - gamma-bar_{t+1}) / gamma-bar_t`` after ``s*`` (eq. (5) gives
+    ``L <= 1/(2n)``, hence every margin ``q_i > 0`` and ``gamma-bar > 0`` there).
+    ``norm_s``, ``norm_end``: ``||w||`` at ``s*`` and ``T``. ``fit``: ``||w_t||``
+    against ``log t`` on the last half of the horizon. ``log10_a15_onset``: ``log10`` of the
+    ``t - s*`` from which Lemma A.15's lower bound ``log[(t-s) lr gamma^c(w_s)^2/(2n)]/(2 B_0)``
+    is positive, ``2n/(lr gamma^c(w_s)^2)``.
     """
 
     dataset: str
@@ -947,9 +952,11 @@ class MarginRun:
     gamma_bar_end: float
     drop_before: float
     drop_after: float
+    rel_drop_after: float
+    norm_s: float
+    norm_end: float
     fit: LogFit
-    slope_low: float
-    log10_slope_high: float
+    log10_a15_onset: float
 
 
 def margin_runs(sweep: SweepResult, label: str | None = None) -> list[MarginRun]:
@@ -964,7 +971,8 @@ def margin_runs(sweep: SweepResult, label: str | None = None) -> list[MarginRun]
             continue
         i = int(np.searchsorted(ms.t, ms.s))
         c = sweep.constants[k]
-        log_gap = (np.log(ms.gamma_bar) - ms.log_gamma_c) / ln10
+        with np.errstate(invalid="ignore"):  # gamma-bar < 0 before s*: no log gap there
+            log_gap = (np.log(ms.gamma_bar) - ms.log_gamma_c) / ln10
         out.append(
             MarginRun(
                 dataset=label,
@@ -982,16 +990,19 @@ def margin_runs(sweep: SweepResult, label: str | None = None) -> list[MarginRun]
                 gamma_bar_end=float(ms.gamma_bar[-1]),
                 drop_before=largest_drop(ms.gamma_bar[: i + 1]),
                 drop_after=largest_drop(ms.gamma_bar[i:]),
+                rel_drop_after=float(np.max(-np.diff(ms.gamma_bar[i:]) / ms.gamma_bar[i:-1])),
+                norm_s=float(ms.norm[i]),
+                norm_end=float(ms.norm[-1]),
                 fit=log_norm_fit(ms.t, ms.norm, T // 2),
-                slope_low=1.0 / (2.0 * th.lemma_a12_b0(c, float(ms.norm[i]))),
-                log10_slope_high=float(-ms.log_gamma_c[i] / ln10),
+                log10_a15_onset=float((math.log(2 * c.n / c.lr) - 2 * ms.log_gamma_c[i]) / ln10),
             )
         )
     return out
 
 
 def margin_table(runs: Sequence[MarginRun]) -> Table:
-    """One line per run: the margin claims of Theorem 2.2 and the ``log t`` growth of the norm."""
+    """One line per run: the margin claims of Theorem 2.2 after ``s*`` and the margin drops
+    before and after it."""
     return Table(
         [
             "data",
@@ -1001,16 +1012,11 @@ def margin_table(runs: Sequence[MarginRun]) -> Table:
             "gamma^c certificate",
             "A.10 sandwich",
             "log10 c (A.10)",
-            "norm non-decreasing",
             "gamma-bar at s*",
             "gamma-bar at T",
             "log10 gamma-bar/gamma^c at T",
-            "gamma-bar drop before s*",
-            "gamma-bar drop after s*",
-            "d||w||/dlog t",
-            "fit R^2",
-            "A.15 slope low",
-            "A.15 log10 slope high",
+            "largest gamma-bar drop before s*",
+            "largest relative drop after s*",
         ],
         [
             (
@@ -1021,16 +1027,44 @@ def margin_table(runs: Sequence[MarginRun]) -> Table:
                 r.gc_holds,
                 r.a10_holds,
                 r.log10_a10,
-                r.norm_holds,
                 r.gamma_bar_s,
                 r.gamma_bar_end,
                 r.log10_gap_end,
                 r.drop_before,
-                r.drop_after,
+                r.rel_drop_after,
+            )
+            for r in runs
+        ],
+    )
+
+
+def norm_table(runs: Sequence[MarginRun]) -> Table:
+    """One line per run: the growth of ``||w_t||`` after ``s*`` and its ``log t`` fit."""
+    return Table(
+        [
+            "data",
+            "tilde-eta",
+            "s*",
+            "norm non-decreasing",
+            "||w|| at s*",
+            "||w|| at T",
+            "d||w||/dlog t (fit)",
+            "fit R^2",
+            "slope x gamma-bar(T)",
+            "log10 (t-s*) where A.15 lower > 0",
+        ],
+        [
+            (
+                r.dataset,
+                r.lr,
+                r.s_star,
+                r.norm_holds,
+                r.norm_s,
+                r.norm_end,
                 r.fit.slope,
                 r.fit.r2,
-                r.slope_low,
-                r.log10_slope_high,
+                r.fit.slope * r.gamma_bar_end,
+                r.log10_a15_onset,
             )
             for r in runs
         ],

@@ -13,7 +13,14 @@ from gdlab.symmetry.linear import DeepLinear, Params, init_chain
 from gdlab.symmetry.sgd import Run, train
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task, normalized
 
-__all__ = ["autoencoder_runs", "chain_runs", "digits_runs", "layer_norms"]
+__all__ = [
+    "autoencoder_runs",
+    "chain_runs",
+    "digits_runs",
+    "layer_norms",
+    "random_inits",
+    "scalar_chain",
+]
 
 
 def layer_norms(params: Params) -> dict[str, torch.Tensor]:
@@ -29,32 +36,46 @@ def layer_norms(params: Params) -> dict[str, torch.Tensor]:
     return out
 
 
+def random_inits(widths: tuple[int, ...], init_stds: list[list[float]], seed: int = 0) -> Params:
+    """One Gaussian chain per entry of ``init_stds`` (per-layer stds), stacked as K runs."""
+    gen = make_generator(seed, get_device())
+    runs = [init_chain(widths, 1, stds, gen) for stds in init_stds]
+    return tuple(torch.cat([r[i] for r in runs]) for i in range(len(widths) - 1))
+
+
+def scalar_chain(values: list[list[float]]) -> Params:
+    """Scalar chains ``f = w_D ... w_1 x`` with the given weights, one run per row."""
+    t = torch.as_tensor(values, dtype=get_dtype(), device=get_device())
+    return tuple(t[:, i].reshape(-1, 1, 1).contiguous() for i in range(t.shape[1]))
+
+
 def chain_runs(
     task: GaussianTask,
-    widths: tuple[int, ...],
-    init_stds: list[list[float]],
+    params: Params,
+    etas: list[float],
     *,
-    eta: float,
     batch_size: int,
     steps: int,
     method: str,
     every: int,
     seed: int = 0,
 ) -> Run:
-    """SGD or GD on a deep linear chain, one run per entry of ``init_stds`` (per-layer stds).
+    """SGD or GD on a deep linear chain: every init in ``params`` (K runs) at every eta.
 
-    Series: :func:`layer_norms` and the population ``loss``.
+    Runs are eta-major (``K * len(etas)`` runs). Series: :func:`layer_norms` and the
+    population ``loss``.
     """
-    gen = make_generator(seed, get_device())
-    runs = [init_chain(widths, 1, stds, gen) for stds in init_stds]
-    params = tuple(torch.cat([r[i] for r in runs]) for i in range(len(widths) - 1))
+    K = params[0].shape[0]
+    stacked = tuple(p.repeat(len(etas), *([1] * (p.dim() - 1))) for p in params)
+    eta_k = torch.as_tensor(etas, dtype=get_dtype(), device=get_device()).repeat_interleave(K)
     model = DeepLinear()
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         return {**layer_norms(p), "loss": model.population_loss(p, task)}
 
-    return train(model, params, task, eta=eta, steps=steps, generator=gen,
-                 batch_size=batch_size, method=method, observe=observe, every=every)
+    return train(model, stacked, task, eta=eta_k, steps=steps,
+                 generator=make_generator(seed, get_device()), batch_size=batch_size,
+                 method=method, observe=observe, every=every)
 
 
 def _random_orthogonal(d: int, gen: torch.Generator) -> torch.Tensor:

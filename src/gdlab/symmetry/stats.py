@@ -14,7 +14,7 @@ import torch
 
 from gdlab.symmetry._checks import check_int
 
-__all__ = ["linear_extrapolation", "time_average"]
+__all__ = ["critical_z", "linear_extrapolation", "time_average"]
 
 
 def time_average(series: torch.Tensor, blocks: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,3 +52,21 @@ def linear_extrapolation(
     cov = torch.linalg.inv(X.T @ (w[:, None] * X))
     coef = cov @ X.T @ (w * y)
     return float(coef[0]), float(cov[0, 0].sqrt()), float(coef[1])
+
+
+def critical_z(comparisons: int, dof: int | None, alpha: float = 0.01) -> float:
+    """Two-sided threshold for ``comparisons`` z-scores at family-wise false-alarm rate alpha.
+
+    Bonferroni over the comparisons; each z is Student-t with ``dof`` degrees of freedom (batch
+    means with ``blocks - 1``, replicas with ``replicas - 1``), or normal if ``dof`` is None.
+    A claim that holds fails a check at this threshold with probability at most ``alpha``.
+    """
+    from scipy import stats
+
+    check_int("comparisons", comparisons, minimum=1)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    q = 1 - alpha / (2 * comparisons)
+    if dof is None:
+        return float(stats.norm.ppf(q))
+    return float(stats.t.ppf(q, check_int("dof", dof, minimum=1)))
