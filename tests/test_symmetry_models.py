@@ -13,8 +13,9 @@ from gdlab.symmetry.charges import charge, exp_action, flatten, pair_generator, 
 from gdlab.symmetry.linear import DeepLinear, end_to_end, init_chain
 from gdlab.symmetry.scale_invariant import NormalizedLinear
 from gdlab.symmetry.sgd import train
-from gdlab.symmetry.stats import time_average
+from gdlab.symmetry.stats import critical_z, linear_extrapolation, time_average
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task
+from gdlab.symmetry.verdict import Verdicts
 
 F64 = torch.float64
 # Gradients are compared with autograd of the same float64 loss: both are sums of a few hundred
@@ -25,8 +26,11 @@ GRAD_RTOL = 1e-12
 def _task(gen: torch.Generator) -> GaussianTask:
     V = torch.randn(3, 4, generator=gen, dtype=F64)
     A = torch.randn(4, 4, generator=gen, dtype=F64)
-    return GaussianTask(V, A @ A.T / 4 + 0.1 * torch.eye(4, dtype=F64),
-                        torch.diag(torch.tensor([1.0, 0.5, 0.2], dtype=F64)))
+    return GaussianTask(
+        V,
+        A @ A.T / 4 + 0.1 * torch.eye(4, dtype=F64),
+        torch.diag(torch.tensor([1.0, 0.5, 0.2], dtype=F64)),
+    )
 
 
 def _autograd(loss_fn, params):
@@ -40,11 +44,15 @@ def test_deep_linear_gradients_match_autograd(widths):
     task, model = _task(gen), DeepLinear()
     params = init_chain(widths, 3, 0.7, gen)
     x, y = task.sample(3, 7, gen)
-    for mine, ref in zip(model.grad(params, x, y),
-                         _autograd(lambda p: model.loss(p, x, y), params), strict=True):
+    for mine, ref in zip(
+        model.grad(params, x, y), _autograd(lambda p: model.loss(p, x, y), params), strict=True
+    ):
         torch.testing.assert_close(mine, ref, rtol=GRAD_RTOL, atol=0)
-    for mine, ref in zip(model.population_grad(params, task),
-                         _autograd(lambda p: model.population_loss(p, task), params), strict=True):
+    for mine, ref in zip(
+        model.population_grad(params, task),
+        _autograd(lambda p: model.population_loss(p, task), params),
+        strict=True,
+    ):
         torch.testing.assert_close(mine, ref, rtol=GRAD_RTOL, atol=1e-14)
 
 
@@ -89,8 +97,9 @@ def test_two_layer_net_gradients_match_autograd(activation):
     model = TwoLayerNet(activation)
     W, U = init_chain((4, 6, 3), 2, 0.8, gen)
     x, y = task.sample(2, 9, gen)
-    for mine, ref in zip(model.grad((W, U), x, y),
-                         _autograd(lambda p: model.loss(p, x, y), (W, U)), strict=True):
+    for mine, ref in zip(
+        model.grad((W, U), x, y), _autograd(lambda p: model.loss(p, x, y), (W, U)), strict=True
+    ):
         torch.testing.assert_close(mine, ref, rtol=GRAD_RTOL, atol=1e-14)
 
 
@@ -102,8 +111,9 @@ def test_relu_has_per_neuron_rescaling_symmetry():
     x, y = task.sample(2, 50, gen)
     rescaled = (W / c[:, None], U * c)
     # Same loss up to float64 rounding of a few dozen products.
-    torch.testing.assert_close(model.loss((W, U), x, y), model.loss(rescaled, x, y),
-                               rtol=1e-13, atol=0)
+    torch.testing.assert_close(
+        model.loss((W, U), x, y), model.loss(rescaled, x, y), rtol=1e-13, atol=0
+    )
 
 
 def test_charges_and_orbit():
@@ -147,9 +157,17 @@ def test_train_records_and_flags_divergence():
     gen = make_generator(8)
     task = GaussianTask.isotropic(torch.eye(3, dtype=F64))
     params = init_chain((3, 3, 3), 2, 0.5, gen)
-    run = train(DeepLinear(), params, task, eta=torch.tensor([0.01, 5.0], dtype=F64), steps=300,
-                generator=gen, batch_size=4, every=7,
-                observe=lambda p: {"loss": DeepLinear().population_loss(p, task)})
+    run = train(
+        DeepLinear(),
+        params,
+        task,
+        eta=torch.tensor([0.01, 5.0], dtype=F64),
+        steps=300,
+        generator=gen,
+        batch_size=4,
+        every=7,
+        observe=lambda p: {"loss": DeepLinear().population_loss(p, task)},
+    )
     assert run.steps[0] == 0 and run.steps[-1] == 300 and run.series["loss"].shape[1] == 44
     assert run.diverged.tolist() == [False, True]
     assert torch.isfinite(run.params[0][0]).all()
@@ -159,8 +177,9 @@ def test_weight_decay_gd_shrinks_to_zero_without_data_signal():
     gen = make_generator(9)
     task = GaussianTask.isotropic(torch.zeros(2, 2, dtype=F64))
     params = init_chain((2, 2, 2), 1, 1.0, gen)
-    run = train(DeepLinear(), params, task, eta=0.1, gamma=0.5, steps=200, generator=gen,
-                method="gd")
+    run = train(
+        DeepLinear(), params, task, eta=0.1, gamma=0.5, steps=200, generator=gen, method="gd"
+    )
     # With V = 0 every factor shrinks by at least (1 - 2 eta gamma) = 0.9 per step.
     assert all(p.abs().max() < 0.9**200 * 10 for p in run.params)
 
@@ -179,19 +198,33 @@ def test_time_average_batch_means():
     ("call", "error", "match"),
     [
         (lambda: GaussianTask(torch.eye(2), torch.eye(3), torch.eye(2)), ValueError, "cov_x"),
-        (lambda: GaussianTask(torch.eye(2), -torch.eye(2), torch.eye(2)), ValueError,
-         "positive semi-definite"),
+        (
+            lambda: GaussianTask(torch.eye(2), -torch.eye(2), torch.eye(2)),
+            ValueError,
+            "positive semi-definite",
+        ),
         (lambda: GaussianTask([[1.0]], torch.eye(1), torch.eye(1)), TypeError, "torch.Tensor"),
         (lambda: init_chain((2, 3, 2), 1, [1.0], make_generator(0)), ValueError, "one per layer"),
         (lambda: init_chain((2,), 1, 1.0, make_generator(0)), ValueError, "at least"),
         (lambda: TwoLayerNet("sigmoid"), ValueError, "unknown activation"),
-        (lambda: TwoLayerNet().population_grad(
-            init_chain((2, 2, 2), 1, 1.0, make_generator(0)),
-            GaussianTask.isotropic(torch.eye(2, dtype=F64))), TypeError, "FiniteTask"),
-        (lambda: charge(torch.ones(1, 2), torch.tensor([[0.0, 1.0], [0.0, 0.0]])), ValueError,
-         "symmetric"),
-        (lambda: pair_generator(init_chain((2, 2, 2), 1, 1.0, make_generator(0)), 2), ValueError,
-         "pair index"),
+        (
+            lambda: TwoLayerNet().population_grad(
+                init_chain((2, 2, 2), 1, 1.0, make_generator(0)),
+                GaussianTask.isotropic(torch.eye(2, dtype=F64)),
+            ),
+            TypeError,
+            "FiniteTask",
+        ),
+        (
+            lambda: charge(torch.ones(1, 2), torch.tensor([[0.0, 1.0], [0.0, 0.0]])),
+            ValueError,
+            "symmetric",
+        ),
+        (
+            lambda: pair_generator(init_chain((2, 2, 2), 1, 1.0, make_generator(0)), 2),
+            ValueError,
+            "pair index",
+        ),
         (lambda: FiniteTask(torch.ones(1, 3, 2), torch.ones(1, 4, 1)), ValueError, "same K"),
     ],
 )
@@ -217,3 +250,25 @@ def test_train_validation(kwargs, error, match):
     args = {"eta": 0.1, "steps": 2, "generator": gen, **kwargs}
     with pytest.raises(error, match=match):
         train(DeepLinear(), init_chain((2, 2, 2), 2, 1.0, gen), task, **args)
+
+
+def test_linear_extrapolation_and_critical_z():
+    x = torch.tensor([0.01, 0.02], dtype=F64)
+    a, a_se, slope = linear_extrapolation(x, 1.0 + 3.0 * x, torch.tensor([0.1, 0.2], dtype=F64))
+    # two points: the line through them, a = 2 y1 - y2, se = sqrt(4 s1^2 + s2^2)
+    assert a == pytest.approx(1.0, abs=1e-12) and slope == pytest.approx(3.0, rel=1e-10)
+    assert a_se == pytest.approx(math.sqrt(4 * 0.01 + 0.04), rel=1e-12)
+    assert critical_z(1, None, alpha=0.05) == pytest.approx(1.959964, rel=1e-6)
+    assert critical_z(10, 9) > critical_z(1, 9) > critical_z(1, None)
+    with pytest.raises(ValueError, match="stderr must be > 0"):
+        linear_extrapolation(x, x, torch.zeros(2, dtype=F64))
+
+
+def test_verdicts_render_and_require_bool():
+    table = Verdicts()
+    table.add("claim | a", "Thm 1", "1.0", "1", True)
+    assert table.all_hold and "claim \\| a" in table._repr_markdown_()
+    table.add("claim b", "Thm 2", "2.0", "1", False)
+    assert not table.all_hold and "does not hold" in table._repr_html_()
+    with pytest.raises(TypeError, match="holds must be a bool"):
+        table.add("c", "s", "m", "t", 1)

@@ -46,7 +46,7 @@ def _aniso_task() -> GaussianTask:
     return GaussianTask(V, torch.diag(_t([2.0, 1.0, 0.5])), torch.diag(_t([1.5, 1.0, 0.3])))
 
 
-# --- exact one-step identities ----------------------------------------------------------------------
+# --- exact one-step identities -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["sgd", "gd"])
@@ -54,8 +54,16 @@ def _aniso_task() -> GaussianTask:
 def test_layer_identity_d4_d5_holds_to_rounding(method, gamma):
     gen = make_generator(0)
     params = init_chain((3, 4, 5, 3), 3, 0.6, gen)
-    check = check_layer_identity(params, _aniso_task(), eta=0.02, steps=30, generator=gen,
-                                 gamma=gamma, batch_size=3, method=method)
+    check = check_layer_identity(
+        params,
+        _aniso_task(),
+        eta=0.02,
+        steps=30,
+        generator=gen,
+        gamma=gamma,
+        batch_size=3,
+        method=method,
+    )
     assert check.holds
     # the measured error is at the level of float64 rounding, relative to the terms' size
     assert check.relative.max() < 1e-14
@@ -68,8 +76,17 @@ def test_scale_invariant_identity_d6(method):
     beta = torch.randn(1, n, generator=gen, dtype=F64)
     task = GaussianTask(beta / beta.norm(), torch.eye(n, dtype=F64), _t([[0.5]]))
     theta = (torch.randn(3, n, generator=gen, dtype=F64),)
-    check = check_charge_identity(NormalizedLinear(), theta, task, torch.eye(n, dtype=F64),
-                                  eta=0.2, steps=30, generator=gen, gamma=0.05, method=method)
+    check = check_charge_identity(
+        NormalizedLinear(),
+        theta,
+        task,
+        torch.eye(n, dtype=F64),
+        eta=0.2,
+        steps=30,
+        generator=gen,
+        gamma=0.05,
+        method=method,
+    )
     assert check.holds
 
 
@@ -78,8 +95,9 @@ def test_identity_check_detects_a_wrong_generator():
     gen = make_generator(2)
     params = init_chain((3, 4, 3), 2, 0.6, gen)
     A = torch.eye(flatten(params).shape[1], dtype=F64)
-    check = check_charge_identity(DeepLinear(), params, _aniso_task(), A, eta=0.02, steps=5,
-                                  generator=gen, batch_size=2)
+    check = check_charge_identity(
+        DeepLinear(), params, _aniso_task(), A, eta=0.02, steps=5, generator=gen, batch_size=2
+    )
     assert not check.holds and check.ratio.max() > 1e6
 
 
@@ -87,8 +105,9 @@ def test_scalar_product_law_d3():
     gen = make_generator(3)
     task = GaussianTask.isotropic(_t([[1.0]]))
     params = (torch.full((3, 1, 1), 0.5, dtype=F64), torch.full((3, 1, 1), 2.0, dtype=F64))
-    law = check_product_law(params, task, eta=0.05, steps=200, generator=gen, batch_size=2,
-                            gamma=0.01)
+    law = check_product_law(
+        params, task, eta=0.05, steps=200, generator=gen, batch_size=2, gamma=0.01
+    )
     assert law.holds
     # vector case: every entry of D = U^T U - W W^T shrinks by the same factor
     vec = init_chain((1, 4, 1), 2, 0.8, gen)
@@ -138,12 +157,11 @@ def test_expected_drift_vanishes_at_noise_balance_and_decays_with_weight_decay()
     assert drift.abs().max() < 1e-13
     decayed = expected_charge_drift(eq, task, eta=0.1, batch_size=4, gamma=0.2)[0]
     D = eq[1].transpose(-1, -2) @ eq[1] - eq[0] @ eq[0].transpose(-1, -2)
-    torch.testing.assert_close(decayed, ((1 - 2 * 0.1 * 0.2) ** 2 - 1) * D, rtol=1e-10,
-                               atol=1e-13)
+    torch.testing.assert_close(decayed, ((1 - 2 * 0.1 * 0.2) ** 2 - 1) * D, rtol=1e-10, atol=1e-13)
 
 
 def _noise_balanced_point(task: GaussianTask, gen: torch.Generator):
-    """The App. C solution ``U = bar S_e^{-1/2} L sqrt(S) F``, ``W = F^T sqrt(S) R bar S_x^{-1/2}``."""
+    """App. C solution ``U = bar S_e^{-1/2} L sqrt(S) F``, ``W = F^T sqrt(S) R bar S_x^{-1/2}``."""
     nx, ne = normalized(task.cov_x), normalized(task.cov_eps)
     L, s, R = torch.linalg.svd(sqrtm_psd(ne) @ task.V @ sqrtm_psd(nx))
     F, _ = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=F64))
@@ -152,7 +170,7 @@ def _noise_balanced_point(task: GaussianTask, gen: torch.Generator):
     return W, U
 
 
-# --- Theorem 5.2 -------------------------------------------------------------------------------------
+# --- Theorem 5.2 ---------------------------------------------------------------------------------
 
 
 def test_noise_balance_solution_satisfies_eq14_and_norm_predictions():
@@ -160,13 +178,15 @@ def test_noise_balance_solution_satisfies_eq14_and_norm_predictions():
     W, U = _noise_balanced_point(task, make_generator(6))
     torch.testing.assert_close(U @ W, task.V, rtol=0, atol=1e-13)
     nx, ne = normalized(task.cov_x), normalized(task.cov_eps)
-    torch.testing.assert_close(U.transpose(-1, -2) @ ne @ U, W @ nx @ W.transpose(-1, -2),
-                               rtol=0, atol=1e-13)
+    torch.testing.assert_close(
+        U.transpose(-1, -2) @ ne @ U, W @ nx @ W.transpose(-1, -2), rtol=0, atol=1e-13
+    )
     nb = noise_balance(task)
     torch.testing.assert_close(nb.u_sq, (U**2).sum((-1, -2)), rtol=1e-12, atol=0)
     torch.testing.assert_close(nb.w_sq, (W**2).sum((-1, -2)), rtol=1e-12, atol=0)
-    torch.testing.assert_close(nb.nuclear, ((sqrtm_psd(ne) @ U) ** 2).sum((-1, -2)), rtol=1e-12,
-                               atol=0)
+    torch.testing.assert_close(
+        nb.nuclear, ((sqrtm_psd(ne) @ U) ** 2).sum((-1, -2)), rtol=1e-12, atol=0
+    )
     torch.testing.assert_close(nb.sharpness, sharpness((W, U), task.cov_x), rtol=1e-12, atol=0)
 
 
@@ -174,13 +194,16 @@ def test_theorem_5_2_gammas_at_minimum_and_versions():
     task = _aniso_task()
     trx, tre = 3.5, 2.8
     gu, gw = theorem_5_2_gammas(task, eta=0.1, batch_size=5, gamma=0.01)
-    torch.testing.assert_close(gu[0], 0.1 / 5 * trx * task.cov_eps[0] + 0.01 * torch.eye(3,
-                               dtype=F64), rtol=1e-14, atol=0)
-    torch.testing.assert_close(gw[0], 0.1 / 5 * tre * task.cov_x[0] + 0.01 * torch.eye(3,
-                               dtype=F64), rtol=1e-14, atol=0)
+    torch.testing.assert_close(
+        gu[0], 0.1 / 5 * trx * task.cov_eps[0] + 0.01 * torch.eye(3, dtype=F64), rtol=1e-14, atol=0
+    )
+    torch.testing.assert_close(
+        gw[0], 0.1 / 5 * tre * task.cov_x[0] + 0.01 * torch.eye(3, dtype=F64), rtol=1e-14, atol=0
+    )
     gu_main, _ = theorem_5_2_gammas(task, eta=0.1, batch_size=5, gamma=0.01, version="main")
-    torch.testing.assert_close(gu_main[0], trx * task.cov_eps[0] + 0.02 * torch.eye(3,
-                               dtype=F64), rtol=1e-14, atol=0)
+    torch.testing.assert_close(
+        gu_main[0], trx * task.cov_eps[0] + 0.02 * torch.eye(3, dtype=F64), rtol=1e-14, atol=0
+    )
 
 
 def test_width_one_ratio_versions():
@@ -195,12 +218,14 @@ def test_width_one_ratio_versions():
 
 def test_scalar_decay_rate():
     assert scalar_decay_rate(eta=0.1, batch_size=4, var_x=2.0, var_eps=0.5) == pytest.approx(
-        4 * 0.01 * 1.0 / 4)
-    assert scalar_decay_rate(eta=0.1, batch_size=4, var_x=2.0, var_eps=0.5,
-                             version="eq7") == pytest.approx(0.005)
+        4 * 0.01 * 1.0 / 4
+    )
+    assert scalar_decay_rate(
+        eta=0.1, batch_size=4, var_x=2.0, var_eps=0.5, version="eq7"
+    ) == pytest.approx(0.005)
 
 
-# --- Lemma B.1 and Theorems 4.3 / D.1 ---------------------------------------------------------------
+# --- Lemma B.1 and Theorems 4.3 / D.1 ------------------------------------------------------------
 
 
 def test_lemma_b1_exact_off_the_minimum():
@@ -211,14 +236,16 @@ def test_lemma_b1_exact_off_the_minimum():
     for lam in (-0.7, 0.4, 1.3):
         moved = layer_moments(orbit_point(params, lam), task).noise_trace()[0]
         # Tr Sigma_W(theta_lambda) = e^{2 lam} Tr Sigma_W(theta), Tr Sigma_U = e^{-2 lam} Tr Sigma_U
-        torch.testing.assert_close(moved, base * torch.exp(_t([2 * lam, -2 * lam])), rtol=1e-12,
-                                   atol=0)
+        torch.testing.assert_close(
+            moved, base * torch.exp(_t([2 * lam, -2 * lam])), rtol=1e-12, atol=0
+        )
 
 
 def test_orbit_drift_monotone_with_closed_form_root():
     a, b = _t([1.0, 0.5]), _t([1.5, -1.0, 0.5])
-    task = GaussianTask(torch.outer(a, b), torch.diag(_t([2.0, 1.0, 0.5])),
-                        torch.diag(_t([0.3, 1.0])))
+    task = GaussianTask(
+        torch.outer(a, b), torch.diag(_t([2.0, 1.0, 0.5])), torch.diag(_t([0.3, 1.0]))
+    )
     params = (b.reshape(1, 1, 3), a.reshape(1, 2, 1))
     drift = orbit_drift(params, task, torch.linspace(-2, 2, 41), eta=0.05, batch_size=4)
     assert (drift.G.diff(dim=0) < 0).all() and (drift.G_d.diff(dim=0) < 0).all()
@@ -231,7 +258,7 @@ def test_orbit_drift_monotone_with_closed_form_root():
     assert float(with_decay[0]) < closed  # weight decay pulls the charge down (Eq. 9)
 
 
-# --- Theorem 5.4 ------------------------------------------------------------------------------------
+# --- Theorem 5.4 ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])
@@ -260,36 +287,37 @@ def test_printed_theorem_5_4_fails_unless_traces_equal_rank():
 def test_theorem_5_4_scalar_chain():
     task = GaussianTask.isotropic(_t([[-2.0]]), 3.0, 0.5)
     pred = theorem_5_4(task, 3)
-    torch.testing.assert_close(pred.layer_sq_norms, torch.full((1, 3), 2.0 ** (2 / 3),
-                                                                dtype=F64), rtol=1e-13, atol=0)
+    torch.testing.assert_close(
+        pred.layer_sq_norms, torch.full((1, 3), 2.0 ** (2 / 3), dtype=F64), rtol=1e-13, atol=0
+    )
 
 
-# --- sharpness (Prop. 5.3, Eq. 15) ------------------------------------------------------------------
+# --- sharpness (Prop. 5.3, Eq. 15) ---------------------------------------------------------------
 
 
 def test_sharpness_is_half_the_autograd_hessian_trace():
     gen = make_generator(10)
     task = _aniso_task()
     params = init_chain((3, 4, 3), 2, 0.9, gen)
-    torch.testing.assert_close(hessian_trace(params, task), 2 * sharpness(params, task.cov_x),
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        hessian_trace(params, task), 2 * sharpness(params, task.cov_x), rtol=1e-12, atol=0
+    )
 
 
 def test_top_eigenvalue_matches_dense_hessian_at_a_minimum():
     task = _aniso_task()
     W, U = _noise_balanced_point(task, make_generator(11))
     params = (W, U)
-    leaves = [p.clone().requires_grad_(True) for p in params]
 
     def loss(flat):
         w, u = flat[:9].reshape(1, 3, 3), flat[9:].reshape(1, 3, 3)
         return DeepLinear().population_loss((w, u), task).sum()
 
     H = torch.autograd.functional.hessian(loss, flatten(params)[0])
-    del leaves
     top = torch.linalg.eigvalsh(H)[-1]
-    torch.testing.assert_close(top_eigenvalue(params, task.cov_x, iters=500)[0], top,
-                               rtol=1e-8, atol=0)
+    torch.testing.assert_close(
+        top_eigenvalue(params, task.cov_x, iters=500)[0], top, rtol=1e-8, atol=0
+    )
 
 
 def test_eq15_kaiming_and_xavier():
@@ -302,7 +330,7 @@ def test_eq15_kaiming_and_xavier():
     assert init_std("kaiming", dx=4, d=9, dy=4) == pytest.approx((0.5, 1 / 3))
 
 
-# --- scale invariance (D6) --------------------------------------------------------------------------
+# --- scale invariance (D6) -----------------------------------------------------------------------
 
 
 def test_stationary_k_closed_form_and_monte_carlo():
@@ -334,10 +362,16 @@ def test_equilibrium_norm4_and_validation():
     [
         (lambda: theorem_5_4(_aniso_task(), 1), "depth must be an int >= 2"),
         (lambda: theorem_5_4(_aniso_task(), 3, version="paper"), "unknown version"),
-        (lambda: width_one_ratio(eta=0.1, gamma=-1.0, batch_size=1, dx=2, dy=2, var_x=1.0,
-                                 var_eps=1.0), "gamma must be >= 0"),
-        (lambda: scalar_decay_rate(eta=0.0, batch_size=1, var_x=1.0, var_eps=1.0),
-         "eta must be > 0"),
+        (
+            lambda: width_one_ratio(
+                eta=0.1, gamma=-1.0, batch_size=1, dx=2, dy=2, var_x=1.0, var_eps=1.0
+            ),
+            "gamma must be >= 0",
+        ),
+        (
+            lambda: scalar_decay_rate(eta=0.0, batch_size=1, var_x=1.0, var_eps=1.0),
+            "eta must be > 0",
+        ),
         (lambda: eq15_sharpness("he", dx=2, d=2, trace_x=1.0), "unknown scheme"),
         (lambda: pair_generator(init_chain((2, 2), 1, 1.0, make_generator(0)), 1), "pair index"),
     ],

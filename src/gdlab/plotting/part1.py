@@ -9,7 +9,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from gdlab.plotting import label_axes, stepsize_colors, subplots
 from gdlab.stepsize.activations import get_activation
@@ -53,6 +55,13 @@ def plot_activations(names: Sequence[str], lim: float = 6.0) -> Figure:
     label_axes(axes[2], "z", r"$\phi(z) - z\phi'(z)$", r"homogeneity gap, $\leq \kappa$ (2C)")
     axes[0].legend(fontsize=7)
     return fig
+
+
+def _quiet_minor(*axes: Axes) -> None:
+    """No labels on the minor ticks of log axes (they overlap on short log ranges)."""
+    for ax in axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _steps_from_one(sweep: SweepResult) -> np.ndarray:
@@ -159,6 +168,7 @@ def plot_a14(curves: Mapping[str, A14Curves]) -> Figure:
         shown = sel[cv.log10_upper[sel] <= top]
         if shown.size:
             ax.semilogx(dt[shown], cv.log10_upper[shown], color="tab:red", ls="--")
+        _quiet_minor(ax)
         ax.text(
             0.02,
             0.04,
@@ -191,6 +201,8 @@ def plot_margins(series: Mapping[str, Sequence[MarginSeries]]) -> Figure:
                 sel = i + thin(t[i:], ms.log_gamma_c[i:])
                 axes[n + j].semilogx(t[sel], ms.log_gamma_c[sel] / np.log(10), color=color, lw=1.0)
         axes[j].set_ylim(bottom=max(axes[j].get_ylim()[0], -0.1))
+        axes[n + j].set_xlim(axes[j].get_xlim())
+        _quiet_minor(axes[j], axes[n + j])
         label_axes(axes[j], "step t", r"$\bar\gamma(\mathbf{w}_t)$", label)
         label_axes(axes[n + j], "step t", r"$\log_{10}\gamma^c(\mathbf{w}_t)$, $t\geq s^*$")
         axes[j].legend(title=r"$\tilde\eta$", fontsize=6, title_fontsize=7)
@@ -215,6 +227,7 @@ def plot_norm_growth(
                 tt = t[sel][t[sel] >= fit.start]
                 ax.semilogx(tt, fit(tt), color="k", ls="--", lw=0.8)
         ax.set_yscale("log")
+        _quiet_minor(ax)
         label_axes(ax, "step t (log scale)", r"$\|\mathbf{w}_t\|$", label)
         ax.legend(title=r"$\tilde\eta$", fontsize=6, title_fontsize=7)
     return fig
@@ -227,25 +240,30 @@ def plot_figure4(analysis: Figure4Analysis) -> Figure:
     a = analysis.arrays
     K = len(analysis.lrs)
     fig, axes = subplots(K, 2, width=3.6, height=2.8)
-    t = np.maximum(np.asarray(a["steps"]), 1)
+    steps = np.asarray(a["steps"])
+    later = steps >= 1  # log-t axes: step 0 (the random initialisation) is not drawn
+    t = steps[later]
     for k in range(K):
         title = rf"$\tilde\eta$={analysis.lrs[k]:g} ($\eta$={analysis.etas[k]:g})"
-        sel = thin(t, a["risk"][k])
-        axes[k].loglog(t[sel], a["risk"][k][sel], color="k")
+        risk = a["risk"][k][later]
+        sel = thin(t, risk)
+        axes[k].loglog(t[sel], risk[sel], color="k")
         label_axes(axes[k], "step t", r"risk $L(\mathbf{w}_t)$", f"(a) loss, {title}")
         ax = axes[K + k]
-        sel = thin(t, a["normalized_margin"][k])
-        ax.semilogx(t[sel], a["normalized_margin"][k][sel], color="k", label="network")
+        gbar = a["normalized_margin"][k][later]
+        sel = thin(t, gbar)
+        ax.semilogx(t[sel], gbar[sel], color="k", label="network")
         for j, color in enumerate(("tab:blue", "tab:orange")):
             for key, ls, lab in (("neuron_margins", "-", f"neuron {j + 1}"),
                                  ("neuron_linear_margins", "--", None)):  # fmt: skip
-                y = a[key][k, :, j]
+                y = a[key][k, later, j]
                 sel = thin(t, y)
                 ax.semilogx(t[sel], y[sel], color=color, ls=ls, label=lab)
         ax.axhline(0.0, color="grey", lw=0.8)
         ax.axhline(analysis.data_margin, color="tab:green", ls=":", label="data max margin")
         ax.axhline(analysis.aligned, color="tab:purple", ls=":", label=r"net along $w_*$")
-        ax.set_ylim(-0.6, 0.1)
+        ax.set_ylim(-1.2, 0.1)
+        _quiet_minor(axes[k], ax)
         label_axes(ax, "step t", "margin", f"(b) margins, {title}")
         ax.legend(fontsize=6, loc="lower right")
     return fig

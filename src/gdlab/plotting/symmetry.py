@@ -64,8 +64,12 @@ def plot_rate_sweep(sweep) -> Figure:
     ax.axhline(1.0, color="k", lw=1, label="Eq. (5): prefactor 2σ²")
     ax.axhline(0.5, color="C3", lw=1, ls="--", label="Eq. (7): prefactor σ²")
     ax.set_xlim(0, None)
-    label_axes(ax, "learning rate η", "rate / (4η² Var[rx] / S)",
-               "measured decay rate of C (dotted: noise at the visited states)")
+    label_axes(
+        ax,
+        "learning rate η",
+        "rate / (4η² Var[rx] / S)",
+        "measured decay rate of C (dotted: noise at the visited states)",
+    )
     ax.legend(fontsize=7)
     return fig
 
@@ -98,8 +102,13 @@ def plot_orbit(result) -> Figure:
     steps = _np(result.runs["sgd"].steps)
     colors = stepsize_colors(_np(result.etas).tolist())
     for k, eta in enumerate(_np(result.etas)):
-        ax_r.plot(steps, _np(result.runs["sgd"].series["lam"][k]), color=colors[k], lw=0.8,
-                  label=f"SGD η={eta:g}" if k == 0 or eta != result.etas[k - 1] else None)
+        ax_r.plot(
+            steps,
+            _np(result.runs["sgd"].series["lam"][k]),
+            color=colors[k],
+            lw=0.8,
+            label=f"SGD η={eta:g}" if k == 0 or eta != result.etas[k - 1] else None,
+        )
     ax_r.plot(steps, _np(result.runs["gd"].series["lam"][0]), color="k", ls="--", label="GD")
     ax_r.axhline(result.lam_star, color="C3", lw=0.8, label="λ*")
     label_axes(ax_r, "step t", "orbit coordinate λ of θ_t", "SGD moves along the orbit")
@@ -112,8 +121,9 @@ def plot_two_layer(runs: dict, entries: int = 10) -> Figure:
     fig, (ax_l, ax_d) = subplots(2)
     for method, run in runs.items():
         steps = _np(run.steps)
-        ax_l.semilogy(steps, _np(run.series["loss"][0]), label=method.upper(),
-                      **METHOD_STYLE[method])
+        ax_l.semilogy(
+            steps, _np(run.series["loss"][0]), label=method.upper(), **METHOD_STYLE[method]
+        )
         delta = run.series["lhs"][0] - run.series["rhs"][0]
         flat = delta.reshape(delta.shape[0], -1)[:, :entries]
         ax_d.plot(steps, _np(flat), lw=0.8, **METHOD_STYLE[method])
@@ -134,8 +144,9 @@ def plot_prediction_scatter(
     x = _np(predicted)
     for (name, (values, se)), marker in zip(measured.items(), "os^", strict=False):
         yerr = None if se is None else 2 * _np(se)
-        ax.errorbar(x, _np(values), yerr=yerr, fmt=marker, mfc="none" if se is None else None,
-                    label=name)
+        ax.errorbar(
+            x, _np(values), yerr=yerr, fmt=marker, mfc="none" if se is None else None, label=name
+        )
     lims = [float(x.min()) * 0.8, float(x.max()) * 1.1]
     ax.plot(lims, lims, color="k", lw=0.6)
     label_axes(ax, f"Theorem 5.2: {quantity}", f"measured {quantity}", "one run per Σε")
@@ -150,29 +161,47 @@ def plot_weight_decay_grid(grid) -> Figure:
     hi = float(max(grid.adopted.max(), grid.measured.max())) * 1.05
     ax.plot([lo, hi], [lo, hi], color="k", lw=0.6)
     for j in range(grid.measured.shape[1]):
-        ax.errorbar(_np(grid.adopted), _np(grid.measured[:, j]), yerr=_np(2 * grid.stderr[:, j]),
-                    fmt="o", color="C0", label="vs adopted (η/S)E + γI" if j == 0 else None)
-        ax.errorbar(_np(grid.printed), _np(grid.measured[:, j]), yerr=_np(2 * grid.stderr[:, j]),
-                    fmt="s", color="C3", mfc="none",
-                    label="vs printed E + 2γI" if j == 0 else None)
+        ax.errorbar(
+            _np(grid.adopted),
+            _np(grid.measured[:, j]),
+            yerr=_np(2 * grid.stderr[:, j]),
+            fmt="o",
+            color="C0",
+            label="vs adopted (η/S)E + γI" if j == 0 else None,
+        )
+        ax.errorbar(
+            _np(grid.printed),
+            _np(grid.measured[:, j]),
+            yerr=_np(2 * grid.stderr[:, j]),
+            fmt="s",
+            color="C3",
+            mfc="none",
+            label="vs printed E + 2γI" if j == 0 else None,
+        )
     label_axes(ax, "predicted ‖u‖²/‖w‖²", "measured ‖u‖²/‖w‖² (SGD)", "weight decay, width one")
     ax.legend(fontsize=7)
     return fig
 
 
-def plot_phi_sweep(phis: Sequence[float], runs: dict, prediction, start: int,
-                   init_sharpness: torch.Tensor) -> Figure:
+def plot_phi_sweep(
+    phis: Sequence[float], runs: dict, prediction, start: int, init_sharpness: torch.Tensor
+) -> Figure:
     """Figure 3: norm ratio ``||U||/||W||`` (left) and sharpness (right) against phi_x."""
     fig, (ax_n, ax_s) = subplots(2)
     phis = np.asarray(phis)
-    ax_n.plot(phis, _np((prediction.u_sq / prediction.w_sq).sqrt()), color="k",
-              label="Theorem 5.2 (γ = 0)")
+    ax_n.plot(
+        phis,
+        _np((prediction.u_sq / prediction.w_sq).sqrt()),
+        color="k",
+        label="Theorem 5.2 (γ = 0)",
+    )
     for (name, run), marker in zip(runs.items(), "osd^v", strict=False):
         u = run.window("u_sq", start).mean(1)
         w = run.window("w_sq", start).mean(1)
         ax_n.plot(phis, _np((u / w).sqrt()), marker=marker, ls="none", label=name)
-        ax_s.plot(phis, _np(run.window("sharpness", start).mean(1)), marker=marker, ls="none",
-                  label=name)
+        ax_s.plot(
+            phis, _np(run.window("sharpness", start).mean(1)), marker=marker, ls="none", label=name
+        )
     ax_s.plot(phis, _np(prediction.sharpness), color="k", label="Theorem 5.2 + Prop. 5.3")
     ax_s.axhline(float(init_sharpness.mean()), color="C7", ls="--", label="at initialisation")
     label_axes(ax_n, "φx", "‖U‖_F / ‖W‖_F", "norm balance only at φx = 1")
@@ -189,21 +218,24 @@ def plot_warmup(result: dict) -> Figure:
     switch = int(first.steps[-1])
     for k, name in enumerate(result["names"]):
         steps = np.concatenate([_np(first.steps), switch + _np(second.steps)])
-        values = np.concatenate([_np(first.series["sharpness"][k]),
-                                 _np(second.series["sharpness"][k])])
+        values = np.concatenate(
+            [_np(first.series["sharpness"][k]), _np(second.series["sharpness"][k])]
+        )
         ax.semilogy(steps, values, label=name)
     for k, name in enumerate(result["gd_names"]):
         ax.semilogy(_np(gd.steps), _np(gd.series["sharpness"][k]), ls="--", label=name)
-    ax.axhline(float(result["prediction"].sharpness[0]), color="k", lw=0.8,
-               label="Theorem 5.2 equilibrium")
+    ax.axhline(
+        float(result["prediction"].sharpness[0]), color="k", lw=0.8, label="Theorem 5.2 equilibrium"
+    )
     ax.axvline(switch, color="C7", lw=0.8, ls=":")
     label_axes(ax, "step t", "sharpness Tr∇²L (½-loss)", "warmup lets SGD flatten first")
     ax.legend(fontsize=7)
     return fig
 
 
-def plot_layer_norms(run, titles: Sequence[str], predictions: dict[str, np.ndarray] | None = None
-                     ) -> Figure:
+def plot_layer_norms(
+    run, titles: Sequence[str], predictions: dict[str, np.ndarray] | None = None
+) -> Figure:
     """Per-layer squared norms over training, one panel per run; optional dashed predictions."""
     fig, axes = subplots(len(titles))
     steps = _np(run.steps)

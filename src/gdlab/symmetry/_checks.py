@@ -94,7 +94,7 @@ def small_problem_threads(size: int, limit: int = 2**16) -> Iterator[None]:
 
 
 def threads_for_params(func: Callable[P, R]) -> Callable[P, R]:
-    """Decorator: run ``func`` under :func:`small_problem_threads` sized by its ``params`` argument."""
+    """Decorator: run ``func`` under :func:`small_problem_threads`, sized by its ``params``."""
     signature = inspect.signature(func)
 
     @functools.wraps(func)

@@ -90,8 +90,9 @@ def theorem_5_4(
     params = None
     if generator is not None:
         rot = [_random_orthogonal(K, d, s, generator) for _ in range(D - 1)]
-        middle = [mid[:, None, None] * rot[i] @ rot[i - 1].transpose(-1, -2)
-                  for i in range(1, D - 1)]
+        middle = [
+            mid[:, None, None] * rot[i] @ rot[i - 1].transpose(-1, -2) for i in range(1, D - 1)
+        ]
         params = (rot[0] @ first, *middle, last @ rot[-1].transpose(-1, -2))
     return LayerPrediction(end, mid, torch.stack(norms, dim=-1), params)
 

@@ -67,8 +67,11 @@ def theorem_5_2_gammas(
         M = end_to_end(params) - task.V
     e_u = output_weighted(M, cx, ce, torch.eye(task.dx, dtype=cx.dtype, device=cx.device))
     e_w = input_weighted(M, cx, ce, torch.eye(task.dy, dtype=cx.dtype, device=cx.device))
-    scale, decay = {"adopted": (eta / S, gamma), "main": (1.0, 2 * gamma),
-                    "appendix": (eta, gamma)}[version]
+    scale, decay = {
+        "adopted": (eta / S, gamma),
+        "main": (1.0, 2 * gamma),
+        "appendix": (eta, gamma),
+    }[version]
     eye_u = torch.eye(task.dy, dtype=cx.dtype, device=cx.device)
     eye_w = torch.eye(task.dx, dtype=cx.dtype, device=cx.device)
     return scale * e_u + decay * eye_u, scale * e_w + decay * eye_w
@@ -133,8 +136,15 @@ def noise_balance(task: GaussianTask) -> NoiseBalance:
 
 
 def width_one_ratio(
-    *, eta: float, gamma: float, batch_size: int, dx: int, dy: int,
-    var_x: float, var_eps: float, version: str = "adopted",
+    *,
+    eta: float,
+    gamma: float,
+    batch_size: int,
+    dx: int,
+    dy: int,
+    var_x: float,
+    var_eps: float,
+    version: str = "adopted",
 ) -> float:
     """T2': ``||u||^2 / ||w||^2`` at equilibrium for ``f = u (w^T x)`` with isotropic covariances.
 
@@ -149,8 +159,11 @@ def width_one_ratio(
     s = check_real("var_x", var_x, positive=True) * check_real("var_eps", var_eps, positive=True)
     eta = check_real("eta", eta, positive=True)
     gamma = check_real("gamma", gamma, nonneg=True)
-    scale, decay = {"adopted": (eta / S, gamma), "main": (1.0, 2 * gamma),
-                    "appendix": (eta, gamma)}[version]
+    scale, decay = {
+        "adopted": (eta / S, gamma),
+        "main": (1.0, 2 * gamma),
+        "appendix": (eta, gamma),
+    }[version]
     # Gamma_U = decay + scale dx s and Gamma_W = decay + scale dy s (scalars times I), and
     # ||u||^2 Gamma_U = ||w||^2 Gamma_W.
     return (decay + scale * dy * s) / (decay + scale * dx * s)

@@ -14,6 +14,7 @@ from gdlab.symmetry.sgd import Run, train
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task, normalized
 
 __all__ = [
+    "anisotropy",
     "autoencoder_runs",
     "chain_runs",
     "digits_runs",
@@ -34,6 +35,18 @@ def layer_norms(params: Params) -> dict[str, torch.Tensor]:
         sv = torch.linalg.svdvals(torch.where(finite[:, None, None], w, torch.zeros_like(w)))
         out[f"sv_{i}"] = torch.where(finite[:, None], sv, torch.full_like(sv, float("nan")))
     return out
+
+
+def anisotropy(singular_values: torch.Tensor) -> torch.Tensor:
+    """``sum_i (s_i^2 - mean s^2)^2 / (mean s^2)^2`` over the last axis: 0 iff ``W^T W`` is a
+    multiple of the identity (a scaled orthogonal map, as Theorem 5.4 says of middle layers).
+
+    Linear in the fluctuation variance, so its O(eta) stationary value extrapolates to 0 as
+    eta -> 0, unlike the individual ordered singular values (which repel each other).
+    """
+    sq = singular_values**2
+    mean = sq.mean(-1, keepdim=True)
+    return ((sq - mean) ** 2).sum(-1) / mean[..., 0] ** 2
 
 
 def random_inits(widths: tuple[int, ...], init_stds: list[list[float]], seed: int = 0) -> Params:
@@ -73,19 +86,33 @@ def chain_runs(
     def observe(p: Params) -> dict[str, torch.Tensor]:
         return {**layer_norms(p), "loss": model.population_loss(p, task)}
 
-    return train(model, stacked, task, eta=eta_k, steps=steps,
-                 generator=make_generator(seed, get_device()), batch_size=batch_size,
-                 method=method, observe=observe, every=every)
+    return train(
+        model,
+        stacked,
+        task,
+        eta=eta_k,
+        steps=steps,
+        generator=make_generator(seed, get_device()),
+        batch_size=batch_size,
+        method=method,
+        observe=observe,
+        every=every,
+    )
 
 
 def _random_orthogonal(d: int, gen: torch.Generator) -> torch.Tensor:
-    q, r = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=get_dtype(),
-                                       device=get_device()))
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=get_dtype(), device=get_device()))
     return q * torch.sign(torch.diagonal(r))
 
 
 def digits_runs(
-    *, depth: int, eta: float, batch_size: int, steps: int, every: int, spread: float = 0.5,
+    *,
+    depth: int,
+    eta: float,
+    batch_size: int,
+    steps: int,
+    every: int,
+    spread: float = 0.5,
     seed: int = 0,
 ) -> tuple[Run, FiniteTask]:
     """Figure 5 analogue on scikit-learn's digits: deep linear regression onto one-hot labels.
@@ -117,8 +144,17 @@ def digits_runs(
     def observe(p: Params) -> dict[str, torch.Tensor]:
         return {**layer_norms(p), "loss": model.loss(p, Xf, Yf)}
 
-    run = train(model, params, task, eta=eta, steps=steps, generator=gen, batch_size=batch_size,
-                observe=observe, every=every)
+    run = train(
+        model,
+        params,
+        task,
+        eta=eta,
+        steps=steps,
+        generator=gen,
+        batch_size=batch_size,
+        observe=observe,
+        every=every,
+    )
     return run, task
 
 
@@ -156,13 +192,34 @@ def autoencoder_runs(
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         W, U = p
-        return {"lhs": U.transpose(-1, -2) @ ne @ U, "rhs": W @ nx @ W.transpose(-1, -2),
-                "loss": model.loss(p, X, Y)}
+        return {
+            "lhs": U.transpose(-1, -2) @ ne @ U,
+            "rhs": W @ nx @ W.transpose(-1, -2),
+            "loss": model.loss(p, X, Y),
+        }
 
     runs = {
-        "sgd": train(model, params, task, eta=eta, steps=steps, generator=gen,
-                     batch_size=batch_size, observe=observe, every=every),
-        "gd": train(model, params, fixed, eta=eta, steps=steps, generator=gen, method="gd",
-                    observe=observe, every=every),
+        "sgd": train(
+            model,
+            params,
+            task,
+            eta=eta,
+            steps=steps,
+            generator=gen,
+            batch_size=batch_size,
+            observe=observe,
+            every=every,
+        ),
+        "gd": train(
+            model,
+            params,
+            fixed,
+            eta=eta,
+            steps=steps,
+            generator=gen,
+            method="gd",
+            observe=observe,
+            every=every,
+        ),
     }
     return {"runs": runs, "task": task}

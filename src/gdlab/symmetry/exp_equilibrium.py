@@ -55,7 +55,7 @@ def anisotropic_task(V: torch.Tensor, var_x: list[float], var_eps: list[float]) 
     return GaussianTask(V, torch.diag(_t(var_x)), torch.diag(_t(var_eps)))
 
 
-# --- T5: one orbit (Lemma B.1, Theorems 4.3 and D.1) -------------------------------------------
+# --- T5: one orbit (Lemma B.1, Theorems 4.3 and D.1) ---------------------------------------------
 
 
 @dataclass
@@ -81,7 +81,12 @@ class OrbitResult:
 
 
 def orbit_experiment(
-    etas: list[float], *, replicas: int, batch_size: int, steps: int, mc_samples: int,
+    etas: list[float],
+    *,
+    replicas: int,
+    batch_size: int,
+    steps: int,
+    mc_samples: int,
     seed: int = 0,
 ) -> OrbitResult:
     """T5 for ``f = u (w^T x)`` with ``V = a b^T`` (dx = 3, dy = 2), gamma = 0.
@@ -97,19 +102,22 @@ def orbit_experiment(
     task = anisotropic_task(torch.outer(a, b), [2.0, 1.0, 0.5], [0.3, 1.0])
     params = (b.reshape(1, 1, 3), a.reshape(1, 2, 1))
     lams = _t([-1.0, -0.5, 0.0, 0.5, 1.0])
-    stacked = tuple(torch.cat(t) for t in zip(*(orbit_point(params, float(x)) for x in lams),
-                                                strict=True))
+    stacked = tuple(
+        torch.cat(t) for t in zip(*(orbit_point(params, float(x)) for x in lams), strict=True)
+    )
     A = torch.diag(_t([-1.0] * 3 + [1.0] * 2))
     mc, se = monte_carlo_noise_trace(stacked, task, A, samples=mc_samples, generator=gen)
     eta0 = etas[0]
     base = orbit_drift(params, task, _t([0.0]), eta=eta0, batch_size=batch_size)
-    exact = torch.exp(-2 * lams.cpu()) * base.noise_u[0, 0] - torch.exp(2 * lams.cpu()) * (
-        base.noise_w[0, 0]
+    exact = (
+        torch.exp(-2 * lams.cpu()) * base.noise_u[0, 0]
+        - torch.exp(2 * lams.cpu()) * (base.noise_w[0, 0])
     )
     drift = orbit_drift(params, task, torch.linspace(-3, 3, 61), eta=eta0, batch_size=batch_size)
     lam_star = float(equilibrium_lambda(params, task, eta=eta0, batch_size=batch_size)[0])
-    lam_star_d = float(equilibrium_lambda(params, task, eta=eta0, batch_size=batch_size,
-                                          discrete=True)[0])
+    lam_star_d = float(
+        equilibrium_lambda(params, task, eta=eta0, batch_size=batch_size, discrete=True)[0]
+    )
     w_star, u_star = orbit_point(params, lam_star)
     charge_star = float((u_star**2).sum() - (w_star**2).sum())
 
@@ -119,13 +127,32 @@ def orbit_experiment(
 
     eta_sgd = _t(etas).repeat_interleave(replicas)
     runs = {
-        method: train(DeepLinear(), tuple(p.expand(len(eta_k), -1, -1).clone() for p in params),
-                      task, eta=eta_k, steps=steps, generator=gen, batch_size=batch_size,
-                      method=method, every=max(steps // 400, 1), observe=observe)
+        method: train(
+            DeepLinear(),
+            tuple(p.expand(len(eta_k), -1, -1).clone() for p in params),
+            task,
+            eta=eta_k,
+            steps=steps,
+            generator=gen,
+            batch_size=batch_size,
+            method=method,
+            every=max(steps // 400, 1),
+            observe=observe,
+        )
         for method, eta_k in (("sgd", eta_sgd), ("gd", _t(etas)))
     }
-    return OrbitResult(lams.cpu(), mc.cpu(), se.cpu(), exact, drift, lam_star, lam_star_d,
-                       charge_star, eta_sgd.cpu(), runs)
+    return OrbitResult(
+        lams.cpu(),
+        mc.cpu(),
+        se.cpu(),
+        exact,
+        drift,
+        lam_star,
+        lam_star_d,
+        charge_star,
+        eta_sgd.cpu(),
+        runs,
+    )
 
 
 # --- T2 / Figure 2: two-layer equilibrium with gamma = 0 -----------------------------------------
@@ -161,8 +188,7 @@ def two_layer_equilibrium(
     if task_runs > 1:  # one task per run (Figure 2, right): every run starts from the same init
         if W0.shape[0] != 1:
             raise ValueError(
-                f"a task with {task_runs} runs needs a single (eta, init) pair, got "
-                f"{W0.shape[0]}"
+                f"a task with {task_runs} runs needs a single (eta, init) pair, got {W0.shape[0]}"
             )
         W0, U0 = W0.expand(task_runs, -1, -1).clone(), U0.expand(task_runs, -1, -1).clone()
     nx, ne = normalized(task.cov_x), normalized(task.cov_eps)
@@ -174,19 +200,36 @@ def two_layer_equilibrium(
         lhs_s, rhs_s = balance_residual(p, gu, gw)
         lhs, rhs = U.transpose(-1, -2) @ ne @ U, W @ nx @ W.transpose(-1, -2)
         return {
-            "lhs": lhs, "rhs": rhs, "lhs_state": lhs_s, "rhs_state": rhs_s,
-            "u_sq": (U**2).sum((-1, -2)), "w_sq": (W**2).sum((-1, -2)),
-            "sv": torch.linalg.eigvalsh(lhs), "sv_rhs": torch.linalg.eigvalsh(rhs),
-            "cross": (lhs * rhs).sum((-1, -2)), "loss": model.population_loss(p, task),
+            "lhs": lhs,
+            "rhs": rhs,
+            "lhs_state": lhs_s,
+            "rhs_state": rhs_s,
+            "u_sq": (U**2).sum((-1, -2)),
+            "w_sq": (W**2).sum((-1, -2)),
+            "sv": torch.linalg.eigvalsh(lhs),
+            "sv_rhs": torch.linalg.eigvalsh(rhs),
+            "cross": (lhs * rhs).sum((-1, -2)),
+            "loss": model.population_loss(p, task),
         }
 
     eta_k = _t(etas).repeat_interleave(len(init_scales)).expand(W0.shape[0]).clone()
-    return train(model, (W0, U0), task, eta=eta_k, steps=steps, generator=gen,
-                 batch_size=batch_size, method=method, observe=observe, every=every)
+    return train(
+        model,
+        (W0, U0),
+        task,
+        eta=eta_k,
+        steps=steps,
+        generator=gen,
+        batch_size=batch_size,
+        method=method,
+        observe=observe,
+        every=every,
+    )
 
 
-def random_noise_tasks(V: torch.Tensor, var_x: list[float], runs: int, seed: int = 0
-                       ) -> GaussianTask:
+def random_noise_tasks(
+    V: torch.Tensor, var_x: list[float], runs: int, seed: int = 0
+) -> GaussianTask:
     """Figure 2 (right): one task per run with a random noise covariance ``Q diag(s) Q^T``.
 
     ``s`` is drawn log-uniform in [0.2, 5] and ``Q`` is a random rotation, independently per run.
@@ -195,15 +238,19 @@ def random_noise_tasks(V: torch.Tensor, var_x: list[float], runs: int, seed: int
     dy = V.shape[0]
     covs = []
     for _ in range(runs):
-        q, _ = torch.linalg.qr(torch.randn(dy, dy, generator=gen, dtype=get_dtype(),
-                                           device=get_device()))
-        s = torch.exp(torch.empty(dy, dtype=get_dtype(), device=get_device()).uniform_(
-            float(torch.log(_t(0.2))), float(torch.log(_t(5.0))), generator=gen))
+        q, _ = torch.linalg.qr(
+            torch.randn(dy, dy, generator=gen, dtype=get_dtype(), device=get_device())
+        )
+        s = torch.exp(
+            torch.empty(dy, dtype=get_dtype(), device=get_device()).uniform_(
+                float(torch.log(_t(0.2))), float(torch.log(_t(5.0))), generator=gen
+            )
+        )
         covs.append(q @ torch.diag(s) @ q.T)
     return GaussianTask(V.expand(runs, -1, -1), torch.diag(_t(var_x)), torch.stack(covs))
 
 
-# --- T2': width one with weight decay --------------------------------------------------------------
+# --- T2': width one with weight decay ------------------------------------------------------------
 
 
 @dataclass
@@ -224,7 +271,12 @@ class WeightDecayGrid:
 
 
 def weight_decay_grid(
-    etas: list[float], gammas: list[float], *, batch_size: int, steps: int, burn_in: int,
+    etas: list[float],
+    gammas: list[float],
+    *,
+    batch_size: int,
+    steps: int,
+    burn_in: int,
     seed: int = 0,
 ) -> WeightDecayGrid:
     """``f = u (w^T x)`` with ``dx = 4``, ``dy = 2``, ``V = a b^T``, unit isotropic covariances."""
@@ -241,21 +293,49 @@ def weight_decay_grid(
     inits = [(0.2, 1.5), (1.5, 0.2)]
     W = torch.cat([init_chain((dx, 1), n, sw, gen)[0] for sw, _ in inits])
     U = torch.cat([init_chain((1, dy), n, su, gen)[0] for _, su in inits])
-    run = train(DeepLinear(), (W, U), task, eta=eta_k, gamma=gamma_k, steps=steps, generator=gen,
-                batch_size=batch_size, every=10,
-                observe=lambda p: {"ratio": (p[1] ** 2).sum((-1, -2)) / (p[0] ** 2).sum((-1, -2))})
+    run = train(
+        DeepLinear(),
+        (W, U),
+        task,
+        eta=eta_k,
+        gamma=gamma_k,
+        steps=steps,
+        generator=gen,
+        batch_size=batch_size,
+        every=10,
+        observe=lambda p: {"ratio": (p[1] ** 2).sum((-1, -2)) / (p[0] ** 2).sum((-1, -2))},
+    )
     mean, se = time_average(run.window("ratio", burn_in), blocks=10)
     preds = {
-        v: _t([width_one_ratio(eta=e, gamma=g, batch_size=batch_size, dx=dx, dy=dy, var_x=1.0,
-                               var_eps=1.0, version=v) for e, g in grid]).cpu()
+        v: _t(
+            [
+                width_one_ratio(
+                    eta=e,
+                    gamma=g,
+                    batch_size=batch_size,
+                    dx=dx,
+                    dy=dy,
+                    var_x=1.0,
+                    var_eps=1.0,
+                    version=v,
+                )
+                for e, g in grid
+            ]
+        ).cpu()
         for v in ("adopted", "main", "appendix")
     }
-    return WeightDecayGrid(_t([e for e, _ in grid]).cpu(), _t([g for _, g in grid]).cpu(),
-                           mean.reshape(2, n).T, se.reshape(2, n).T, preds["adopted"],
-                           preds["main"], preds["appendix"])
+    return WeightDecayGrid(
+        _t([e for e, _ in grid]).cpu(),
+        _t([g for _, g in grid]).cpu(),
+        mean.reshape(2, n).T,
+        se.reshape(2, n).T,
+        preds["adopted"],
+        preds["main"],
+        preds["appendix"],
+    )
 
 
-# --- Figures 3 and 8: the phi_x sweep -----------------------------------------------------------------
+# --- Figures 3 and 8: the phi_x sweep ------------------------------------------------------------
 
 
 def phi_task(phis: list[float], dx: int) -> GaussianTask:
@@ -290,30 +370,53 @@ def phi_sweep(
     gen = make_generator(seed, get_device())
     task = phi_task(phis, dx)
     K = len(phis)
-    base = init_chain((dx, width, dx), 1, [(init_gain / dx) ** 0.5, (init_gain / width) ** 0.5],
-                      gen)
+    base = init_chain(
+        (dx, width, dx), 1, [(init_gain / dx) ** 0.5, (init_gain / width) ** 0.5], gen
+    )
     params = tuple(p.expand(K, -1, -1).clone() for p in base)
     model = DeepLinear()
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
-        return {"u_sq": (p[1] ** 2).sum((-1, -2)), "w_sq": (p[0] ** 2).sum((-1, -2)),
-                "sharpness": sharpness(p, task.cov_x), "loss": model.population_loss(p, task)}
+        return {
+            "u_sq": (p[1] ** 2).sum((-1, -2)),
+            "w_sq": (p[0] ** 2).sum((-1, -2)),
+            "sharpness": sharpness(p, task.cov_x),
+            "loss": model.population_loss(p, task),
+        }
 
     runs = {
-        name: train(model, params, task, eta=eta, gamma=gamma, steps=steps, generator=gen,
-                    batch_size=batch_size, method=method, observe=observe,
-                    every=max(steps // 200, 1))
+        name: train(
+            model,
+            params,
+            task,
+            eta=eta,
+            gamma=gamma,
+            steps=steps,
+            generator=gen,
+            batch_size=batch_size,
+            method=method,
+            observe=observe,
+            every=max(steps // 200, 1),
+        )
         for name, (method, eta, gamma) in settings.items()
     }
     return runs, noise_balance(task), sharpness(params, task.cov_x).cpu()
 
 
-# --- Figure 4: warmup and the two inits ---------------------------------------------------------------
+# --- Figure 4: warmup and the two inits ----------------------------------------------------------
 
 
 def warmup_experiment(
-    *, dx: int, width: int, var_eps: float, eta_small: float, eta_large: float,
-    switch: int, steps: int, batch_size: int, seed: int = 0,
+    *,
+    dx: int,
+    width: int,
+    var_eps: float,
+    eta_small: float,
+    eta_large: float,
+    switch: int,
+    steps: int,
+    batch_size: int,
+    seed: int = 0,
 ) -> dict[str, object]:
     """Rank-1 factorisation ``V = e_1 e_1^T`` (dx = dy), isotropic data, five runs.
 
@@ -340,15 +443,46 @@ def warmup_experiment(
         return {"sharpness": sharpness(p, task.cov_x), "loss": model.population_loss(p, task)}
 
     every = max(steps // 200, 1)
-    first = train(model, sgd_params, task, eta=_t([eta_large, eta_small, eta_small]),
-                  steps=switch, generator=gen, batch_size=batch_size, observe=observe, every=every)
-    second = train(model, first.params, task, eta=eta_large, steps=steps - switch, generator=gen,
-                   batch_size=batch_size, observe=observe, every=every)
-    gd = train(model, gd_params, task, eta=eta_small, steps=steps, generator=gen, method="gd",
-               observe=observe, every=every)
+    first = train(
+        model,
+        sgd_params,
+        task,
+        eta=_t([eta_large, eta_small, eta_small]),
+        steps=switch,
+        generator=gen,
+        batch_size=batch_size,
+        observe=observe,
+        every=every,
+    )
+    second = train(
+        model,
+        first.params,
+        task,
+        eta=eta_large,
+        steps=steps - switch,
+        generator=gen,
+        batch_size=batch_size,
+        observe=observe,
+        every=every,
+    )
+    gd = train(
+        model,
+        gd_params,
+        task,
+        eta=eta_small,
+        steps=steps,
+        generator=gen,
+        method="gd",
+        observe=observe,
+        every=every,
+    )
     return {
-        "names": names, "gd_names": ["GD Kaiming", "GD Xavier"], "first": first,
-        "second": second, "gd": gd, "prediction": noise_balance(task),
+        "names": names,
+        "gd_names": ["GD Kaiming", "GD Xavier"],
+        "first": first,
+        "second": second,
+        "gd": gd,
+        "prediction": noise_balance(task),
         "top_init": top_eigenvalue(sgd_params, task.cov_x),
         "top_end": top_eigenvalue(second.params, task.cov_x),
         "top_gd_end": top_eigenvalue(gd.params, task.cov_x),

@@ -86,13 +86,15 @@ def identity_table(*, steps: int, seed: int = 0, runs: int = 4) -> list[Identity
             kw = dict(steps=steps, generator=gen, gamma=gamma, batch_size=4, method=method)
             for name, (tk, params, eta) in chains.items():
                 check = check_layer_identity(params, tk, eta=eta, **kw)
-                out.append(IdentityRow("D4/D5" if "D3" not in name else "D3", name, method,
-                                       gamma, check))
+                out.append(
+                    IdentityRow("D4/D5" if "D3" not in name else "D3", name, method, gamma, check)
+                )
             tk, params, eta = chains["depth-3 chain (D5)"]
             A = pair_generator(params, 2)
             check = check_charge_identity(DeepLinear(), params, tk, A, eta=eta, **kw)
-            out.append(IdentityRow("D0", "depth-3 chain, C = |W3|^2 - |W2|^2", method, gamma,
-                                   check))
+            out.append(
+                IdentityRow("D0", "depth-3 chain, C = |W3|^2 - |W2|^2", method, gamma, check)
+            )
             theta = (torch.randn(runs, 8, generator=gen, dtype=V.dtype, device=V.device),)
             A = torch.eye(8, dtype=V.dtype, device=V.device)
             check = check_charge_identity(NormalizedLinear(), theta, task_si, A, eta=0.1, **kw)
@@ -100,13 +102,15 @@ def identity_table(*, steps: int, seed: int = 0, runs: int = 4) -> list[Identity
     return out
 
 
-def product_law_run(*, steps: int, runs: int, eta: float, batch_size: int,
-                    seed: int = 0) -> ProductLaw:
+def product_law_run(
+    *, steps: int, runs: int, eta: float, batch_size: int, seed: int = 0
+) -> ProductLaw:
     """(D3) over a whole SGD run of the scalar toy, from ``u = 2, w = 1/2`` (on the minimum)."""
     gen = make_generator(seed, get_device())
     params = scalar_params([2.0] * runs, [0.5] * runs)
-    return check_product_law(params, scalar_task(), eta=eta, steps=steps, generator=gen,
-                             batch_size=batch_size)
+    return check_product_law(
+        params, scalar_task(), eta=eta, steps=steps, generator=gen, batch_size=batch_size
+    )
 
 
 def conservation_runs(
@@ -122,13 +126,24 @@ def conservation_runs(
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         g = flatten(model.population_grad(p, task))
-        return {"C": layer_charges(p)[0][:, 0, 0], "loss": model.population_loss(p, task),
-                "grad_sq": (g**2).sum(-1)}
+        return {
+            "C": layer_charges(p)[0][:, 0, 0],
+            "loss": model.population_loss(p, task),
+            "grad_sq": (g**2).sum(-1),
+        }
 
     return {
-        method: train(model, scalar_params(u0, w0), task, eta=eta, steps=steps,
-                      generator=make_generator(seed, get_device()), batch_size=batch_size,
-                      method=method, observe=observe)
+        method: train(
+            model,
+            scalar_params(u0, w0),
+            task,
+            eta=eta,
+            steps=steps,
+            generator=make_generator(seed, get_device()),
+            batch_size=batch_size,
+            method=method,
+            observe=observe,
+        )
         for method in ("sgd", "gd")
     }
 
@@ -217,13 +232,23 @@ def scale_invariant_runs(
     ``||theta||^2 E[||g||^2 | theta]`` of :func:`stationary_k`).
     """
     if len(norms0) != len(gammas):
-        raise ValueError(f"norms0 and gammas must have equal lengths, got {len(norms0)}, "
-                         f"{len(gammas)}")
+        raise ValueError(
+            f"norms0 and gammas must have equal lengths, got {len(norms0)}, {len(gammas)}"
+        )
     theta = task.V[0].expand(len(norms0), -1) * _t(norms0)[:, None]
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         return {"norm_sq": (p[0] ** 2).sum(-1), "k": stationary_k(p[0], task, batch_size)}
 
-    return train(NormalizedLinear(), (theta,), task, eta=eta, gamma=_t(gammas), steps=steps,
-                 generator=make_generator(seed, get_device()), batch_size=batch_size,
-                 observe=observe, every=every)
+    return train(
+        NormalizedLinear(),
+        (theta,),
+        task,
+        eta=eta,
+        gamma=_t(gammas),
+        steps=steps,
+        generator=make_generator(seed, get_device()),
+        batch_size=batch_size,
+        observe=observe,
+        every=every,
+    )

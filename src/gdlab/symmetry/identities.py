@@ -49,7 +49,7 @@ UNIT_ROUNDOFF = 2.0**-53
 def predicted_charge(
     C: torch.Tensor, grad: torch.Tensor, A: torch.Tensor, eta: torch.Tensor, gamma: torch.Tensor
 ) -> torch.Tensor:
-    """(D0): ``c^2 C + eta^2 g^T A g`` with ``c = 1 - 2 eta gamma``; ``grad`` (K, p), returns (K,)."""
+    """(D0): ``c^2 C + eta^2 g^T A g``, ``c = 1 - 2 eta gamma``; ``grad`` (K, p), returns (K,)."""
     return (1 - 2 * eta * gamma) ** 2 * C + eta**2 * charge(grad, A)
 
 
@@ -132,7 +132,7 @@ def check_charge_identity(
     batch_size: int = 1,
     method: str = "sgd",
 ) -> IdentityCheck:
-    """Run ``steps`` steps and compare ``C_{t+1}`` with (D0) at every step (see module docstring)."""
+    """Run ``steps`` steps and compare ``C_{t+1}`` with (D0) at every step (module docstring)."""
     eta_k, gamma_k = _setup(params, eta, gamma, steps, method)
     _check_generator(A, flatten(params).shape[1])
     absA = A.abs()

@@ -3,14 +3,16 @@
 For ``y = V x + eps`` with Gaussian ``x ~ N(0, Sigma_x)`` independent of ``eps ~ N(0, Sigma_eps)``,
 ``M = P - V`` and ``r = P x - y = M x - eps``, Isserlis' theorem gives, for symmetric ``B``,
 
-    E[(x^T B x) r r^T] = M (Tr[B Sigma_x] Sigma_x + 2 Sigma_x B Sigma_x) M^T + Tr[B Sigma_x] Sigma_eps
+    E[(x^T B x) r r^T] = M (Tr[B Sigma_x] Sigma_x + 2 Sigma_x B Sigma_x) M^T
+                         + Tr[B Sigma_x] Sigma_eps
     E[(r^T B r) x x^T] = Tr[M^T B M Sigma_x] Sigma_x + 2 Sigma_x M^T B M Sigma_x
                          + Tr[B Sigma_eps] Sigma_x.
 
 The per-sample gradient of layer i is ``g_i = 2 xi_i^T r x^T h_i^T``, so
 
     E[g_i g_i^T] = 4 xi_i^T E[(x^T h_i^T h_i x) r r^T] xi_i,
-    E[g_i^T g_i] = 4 h_i E[(r^T xi_i xi_i^T r) x x^T] h_i^T,      grad_i L = 2 xi_i^T M Sigma_x h_i^T.
+    E[g_i^T g_i] = 4 h_i E[(r^T xi_i xi_i^T r) x x^T] h_i^T,
+    grad_i L = 2 xi_i^T M Sigma_x h_i^T.
 
 A minibatch of S i.i.d. samples has ``E[hat g hat g^T] = grad grad^T + (E[g g^T] - grad grad^T)/S``
 (spec (D1)), which makes the conditional expected charge drift exact.
@@ -106,10 +108,10 @@ def layer_moments(params: Params, task: GaussianTask) -> LayerMoments:
         P = hi.transpose(-1, -2) @ hi
         Q = xii @ xii.transpose(-1, -2)
         mean.append(2 * xii.transpose(-1, -2) @ M @ task.cov_x @ hi.transpose(-1, -2))
-        outer.append(4 * xii.transpose(-1, -2) @ output_weighted(M, task.cov_x, task.cov_eps, P)
-                     @ xii)
-        inner.append(4 * hi @ input_weighted(M, task.cov_x, task.cov_eps, Q)
-                     @ hi.transpose(-1, -2))
+        outer.append(
+            4 * xii.transpose(-1, -2) @ output_weighted(M, task.cov_x, task.cov_eps, P) @ xii
+        )
+        inner.append(4 * hi @ input_weighted(M, task.cov_x, task.cov_eps, Q) @ hi.transpose(-1, -2))
     return LayerMoments(mean, outer, inner)
 
 

@@ -3,11 +3,13 @@
 The rescaling ``theta_lambda = (e^{-lambda} W, e^{lambda} U)`` has ``A = diag(-I_W, I_U)`` and
 charge ``C = ||U||_F^2 - ||W||_F^2``. Along the orbit (exact Gaussian moments, spec §1):
 
-    Lemma B.1:  Tr[Sigma(theta_lambda) A] = e^{-2 lambda} Tr Sigma_U(theta) - e^{2 lambda} Tr Sigma_W(theta)
+    Lemma B.1:  Tr[Sigma(theta_lambda) A]
+                  = e^{-2 lambda} Tr Sigma_U(theta) - e^{2 lambda} Tr Sigma_W(theta)
     Theorem 4.3 (corrected prefactor 2 sigma^2 = eta/S):
                 G(lambda)   = -4 gamma C(theta_lambda) + (eta/S) Tr[Sigma(theta_lambda) A]
     Theorem D.1 (one SGD step, exact):
-                G_d(lambda) = ((1 - 2 eta gamma)^2 - 1) C + eta^2 (grad L^T A grad L + Tr[Sigma A]/S)
+                G_d(lambda) = ((1 - 2 eta gamma)^2 - 1) C
+                              + eta^2 (grad L^T A grad L + Tr[Sigma A]/S)
 
 Both are strictly decreasing in lambda with a single root lambda* (for gamma >= 0, spec §7.8).
 For a width-one net on its minimum manifold the orbit *is* the manifold, so SGD must end near
@@ -52,7 +54,9 @@ def orbit_coordinate(charge: torch.Tensor, params: Params) -> torch.Tensor:
 def orbit_point(params: Params, lam: float) -> Params:
     """``theta_lambda = (e^{-lambda} W, e^{lambda} U)`` for ``params = (W, U)``."""
     if len(params) != 2:
-        raise ValueError(f"the orbit is defined for two-layer nets (W, U), got {len(params)} layers")
+        raise ValueError(
+            f"the orbit is defined for two-layer nets (W, U), got {len(params)} layers"
+        )
     lam = check_real("lam", lam)
     return params[0] * math.exp(-lam), params[1] * math.exp(lam)
 

@@ -35,7 +35,7 @@ class NormalizedLinear:
         return params[0]
 
     def loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Minibatch mean ``(1/S) sum_s (f(x_s) - y_s)^2``, shape (K,); ``y`` has shape (K, S, 1)."""
+        """Minibatch mean ``(1/S) sum_s (f(x_s) - y_s)^2``: (K,); ``y`` has shape (K, S, 1)."""
         unit, _ = _unit(self._check(params))
         r = (x @ unit.unsqueeze(-1)) - y
         return (r**2).sum(-1).mean(-1)
@@ -63,7 +63,10 @@ class NormalizedLinear:
         return batch_size + 2 * params[0].shape[-1]
 
     def population_grad(self, params: Params, task: GaussianTask | FiniteTask) -> Params:
-        """Full-batch gradient: ``2 (I - hat theta hat theta^T) Sigma_x (hat theta - V^T) / ||theta||``."""
+        """Full-batch gradient ``2 P Sigma_x (hat theta - beta) / ||theta||``.
+
+        ``P = I - hat theta hat theta^T`` projects out theta; ``beta = V^T``.
+        """
         theta = self._check(params)
         if isinstance(task, FiniteTask):
             return self.grad(params, *task.full_batch(theta.shape[0]))
@@ -98,7 +101,7 @@ def stationary_k(theta: torch.Tensor, task: GaussianTask, batch_size: int) -> to
 
 
 def equilibrium_norm4(*, eta: float, k: float, gamma: float) -> float:
-    """(D6): the stationary ``||theta||^4 = eta k / (4 gamma (1 - eta gamma))`` (corrected Eq. 9)."""
+    """(D6): stationary ``||theta||^4 = eta k / (4 gamma (1 - eta gamma))`` (corrected Eq. 9)."""
     if gamma <= 0 or eta <= 0 or k <= 0:
         raise ValueError(f"need eta, k, gamma > 0, got eta={eta!r}, k={k!r}, gamma={gamma!r}")
     return eta * k / (4 * gamma * (1 - eta * gamma))

@@ -47,8 +47,9 @@ def hessian_trace(params: Params, task: GaussianTask) -> torch.Tensor:
     K = params[0].shape[0]
     out = torch.zeros(K, dtype=params[0].dtype)
     leaves = [p.detach().clone().requires_grad_(True) for p in params]
-    grads = torch.autograd.grad(model.population_loss(tuple(leaves), task).sum(), leaves,
-                                create_graph=True)
+    grads = torch.autograd.grad(
+        model.population_loss(tuple(leaves), task).sum(), leaves, create_graph=True
+    )
     for leaf, g in zip(leaves, grads, strict=True):
         flat = g.reshape(K, -1)
         for idx in range(flat.shape[1]):

@@ -126,7 +126,7 @@ class GaussianTask:
 
 @dataclass(frozen=True)
 class FiniteTask:
-    """A fixed data set ``X`` (K or 1, n, dx), ``Y`` (K or 1, n, dy); minibatches with replacement."""
+    """A fixed data set ``X`` (K or 1, n, dx), ``Y`` (K or 1, n, dy); batches with replacement."""
 
     X: torch.Tensor
     Y: torch.Tensor
@@ -164,7 +164,7 @@ class FiniteTask:
 
 
 def digits_task(num_classes: int = 10) -> FiniteTask:
-    """scikit-learn's bundled 8x8 digits (1797 images, offline): standardised pixels, one-hot targets.
+    """scikit-learn's bundled 8x8 digits (1797 images, offline), standardised, one-hot targets.
 
     Pixels are centred and scaled to unit variance per feature (constant pixels stay 0); the
     target of an image of class c is the c-th unit vector of R^num_classes (Figure 5 analogue,

@@ -39,13 +39,20 @@ class Verdicts:
         return all(row.holds for row in self.rows)
 
     def _cells(self, row: Claim) -> tuple[str, ...]:
-        return (row.claim, row.source, row.measured, row.theory,
-                "holds" if row.holds else "does not hold")
+        return (
+            row.claim,
+            row.source,
+            row.measured,
+            row.theory,
+            "holds" if row.holds else "does not hold",
+        )
 
     def _repr_markdown_(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in self._cells(r)) + " |"
-                  for r in self.rows]
+        lines += [
+            "| " + " | ".join(c.replace("|", "\\|") for c in self._cells(r)) + " |"
+            for r in self.rows
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
