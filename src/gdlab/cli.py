@@ -21,6 +21,8 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files, never shown
 
+import matplotlib.pyplot as plt
+
 from gdlab.experiments import (
     Result,
     ResultCache,
@@ -85,6 +87,7 @@ def _write(result: Result, out: Path) -> list[Path]:
             path = out / f"{result.recipe}-{result.scale}-{fig_name}.{ext}"
             fig.savefig(path)
             written.append(path)
+        plt.close(fig)
     summary = result.summary()
     summary["figures"] = [str(p) for p in written]
     path = out / f"{result.recipe}-{result.scale}.json"
