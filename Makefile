@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# Two pytest workers on two cores: one torch thread each (oversubscribed threads spin and stall).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . $(JB_STRICT)
