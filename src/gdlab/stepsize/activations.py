@@ -38,6 +38,7 @@ __all__ = [
     "PrintedConstants",
     "get_activation",
     "numerical_constants",
+    "silu_stationary_point",
     "softplus",
 ]
 

@@ -172,7 +172,9 @@ def two_layer_equilibrium(
 ) -> Run:
     """SGD or GD on ``U W x`` (gamma = 0): one run per (eta, init) pair, eta-major order.
 
-    Inits are Gaussian with std ``(s_W, s_U)``; every eta starts from the same draws. Series:
+    Inits are Gaussian with std ``(s_W, s_U)``; every eta starts from the same draws. With a
+    task of several runs (one noise covariance each), a single init is shared by all runs and
+    the etas split the runs into equal consecutive groups. Series:
     ``lhs = U^T bar Sigma_eps U`` and ``rhs = W bar Sigma_x W^T`` (the two sides of Eq. 14),
     ``lhs_state``/``rhs_state`` (Theorem 5.2 with the Gammas at the current state; for gamma = 0
     the common factor eta/S does not matter), and the invariants under hidden rotations
@@ -185,12 +187,15 @@ def two_layer_equilibrium(
     us = [init_chain((width, task.dy), 1, su, gen)[0] for _, su in init_scales]
     W0, U0 = torch.cat(ws).repeat(len(etas), 1, 1), torch.cat(us).repeat(len(etas), 1, 1)
     task_runs = task.cov_eps.shape[0]
+    eta_k = _t(etas).repeat_interleave(len(init_scales))
     if task_runs > 1:  # one task per run (Figure 2, right): every run starts from the same init
-        if W0.shape[0] != 1:
+        if len(init_scales) != 1 or task_runs % len(etas):
             raise ValueError(
-                f"a task with {task_runs} runs needs a single (eta, init) pair, got {W0.shape[0]}"
+                f"a task with {task_runs} runs needs one init and a number of etas dividing "
+                f"{task_runs}, got {len(init_scales)} inits and {len(etas)} etas"
             )
-        W0, U0 = W0.expand(task_runs, -1, -1).clone(), U0.expand(task_runs, -1, -1).clone()
+        W0, U0 = (p[:1].expand(task_runs, -1, -1).clone() for p in (W0, U0))
+        eta_k = _t(etas).repeat_interleave(task_runs // len(etas))
     nx, ne = normalized(task.cov_x), normalized(task.cov_eps)
     model = DeepLinear()
 
@@ -212,7 +217,6 @@ def two_layer_equilibrium(
             "loss": model.population_loss(p, task),
         }
 
-    eta_k = _t(etas).repeat_interleave(len(init_scales)).expand(W0.shape[0]).clone()
     return train(
         model,
         (W0, U0),
@@ -228,26 +232,26 @@ def two_layer_equilibrium(
 
 
 def random_noise_tasks(
-    V: torch.Tensor, var_x: list[float], runs: int, seed: int = 0
+    V: torch.Tensor, var_x: list[float], runs: int, *, repeats: int = 1, seed: int = 0
 ) -> GaussianTask:
     """Figure 2 (right): one task per run with a random noise covariance ``Q diag(s) Q^T``.
 
-    ``s`` is drawn log-uniform in [0.2, 5] and ``Q`` is a random rotation, independently per run.
+    ``s`` is drawn log-uniform in [0.2, 5] and ``Q`` is a random rotation, independently per run;
+    the ``runs`` covariances are repeated ``repeats`` times (one block per learning rate).
     """
+    check_int("runs", runs, minimum=1)
+    check_int("repeats", repeats, minimum=1)
     gen = make_generator(seed, get_device())
     dy = V.shape[0]
     covs = []
     for _ in range(runs):
-        q, _ = torch.linalg.qr(
-            torch.randn(dy, dy, generator=gen, dtype=get_dtype(), device=get_device())
-        )
-        s = torch.exp(
-            torch.empty(dy, dtype=get_dtype(), device=get_device()).uniform_(
-                float(torch.log(_t(0.2))), float(torch.log(_t(5.0))), generator=gen
-            )
-        )
+        z = torch.randn(dy, dy, generator=gen, dtype=get_dtype(), device=get_device())
+        q, _ = torch.linalg.qr(z)
+        u = torch.rand(dy, generator=gen, dtype=get_dtype(), device=get_device())
+        s = 0.2 * 25.0**u  # log-uniform on [0.2, 5]
         covs.append(q @ torch.diag(s) @ q.T)
-    return GaussianTask(V.expand(runs, -1, -1), torch.diag(_t(var_x)), torch.stack(covs))
+    cov = torch.stack(covs).repeat(repeats, 1, 1)
+    return GaussianTask(V.expand(runs * repeats, -1, -1), torch.diag(_t(var_x)), cov)
 
 
 # --- T2': width one with weight decay ------------------------------------------------------------
