@@ -106,10 +106,11 @@ def test_case_is_reproducible_from_its_repr() -> None:
     case = CI_SPACE.sample(seed=3, index=7)
     assert CI_SPACE.sample(seed=3, index=7) == case
     assert CI_SPACE.sample(seed=3, index=8) != case
-    again = eval(repr(case), {"Case": Case})
-    assert again == case
+    assert Case.from_repr(repr(case)) == case
+    with pytest.raises(ValueError, match="not the repr of a Case"):
+        Case.from_repr("(1, 2)")
     small = dataclasses.replace(case, steps=20)
-    first, second = run_case(small).traj, run_case(eval(repr(small), {"Case": Case})).traj
+    first, second = run_case(small).traj, run_case(Case.from_repr(repr(small))).traj
     assert torch.equal(first.risk, second.risk)
     assert torch.equal(first.w_final, second.w_final)
 
