@@ -164,7 +164,7 @@ def test_doctored_record_is_caught() -> None:
 def test_profile_summary_round_trips(tmp_path) -> None:
     space = dataclasses.replace(CI_SPACE, steps=(20, 30))
     summary = run_profile(3, seed=1, space=space)
-    assert summary.cases == 3 and summary.clean
+    assert summary.cases == 3 and summary.requested == 3 and summary.clean
     assert sum(c.checked for c in summary.claims) > 0
     assert sum(v for k, v in summary.coverage.items() if k.startswith("kind ")) == 3
     loaded = Summary.load(summary.save(tmp_path / "s.json"))
@@ -177,6 +177,7 @@ def test_errors_are_recorded_with_their_case() -> None:
     summary = summarize([(OSCILLATING, err)], seed=0, space=CI_SPACE)
     assert summary.errors == [{"case": repr(OSCILLATING), "error": "ValueError: boom"}]
     assert not summary.clean and summary.violations == 0
+    assert f"- ValueError: boom: `{OSCILLATING!r}`" in summary.findings()
 
 
 @pytest.mark.parametrize(

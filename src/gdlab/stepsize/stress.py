@@ -386,8 +386,10 @@ class ClaimSummary:
 class Summary:
     """The outcome of a profile (JSON-serialisable through :meth:`to_dict`).
 
-    ``reproducers`` has one entry per violating case: ``{"case": repr, "claims": [...]}``;
-    ``errors`` one per case whose run or check raised: ``{"case": repr, "error": text}``.
+    ``requested`` and ``max_seconds`` are the profile's arguments (``cases < requested`` when
+    the time budget ran out). ``reproducers`` has one entry per violating case,
+    ``{"case": repr, "claims": [...]}``; ``errors`` one per case whose run or check raised,
+    ``{"case": repr, "error": text}``.
     ``coverage`` counts cases by data kind and activation, the cases that reached eq. (4)
     and eq. (5), and those checked for the first phase. ``max_rate_peak`` is the largest
     ``max_{t > s*} L_t (t - s*) alpha^2 gamma^2 eta`` seen (Theorem 4.1, printed factor 2,
@@ -398,6 +400,8 @@ class Summary:
     space: dict
     cases: int = 0
     seconds: float = 0.0
+    requested: int | None = None
+    max_seconds: float | None = None
     claims: list[ClaimSummary] = field(default_factory=list)
     reproducers: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
@@ -482,6 +486,17 @@ class Summary:
             f"{self.violations} violations in {self.failing_cases} cases, "
             f"{len(self.errors)} errors"
         )
+
+    def findings(self) -> str:
+        """Markdown lists of the violations (failed claims) and errors, each with its case."""
+
+        def listing(entries: list[dict], what: Callable[[dict], str]) -> str:
+            lines = [f"- {what(e)}: `{e['case']}`" for e in entries]
+            return "\n".join(lines) if lines else "none"
+
+        violations = listing(self.reproducers, lambda e: ", ".join(e["claims"]))
+        errors = listing(self.errors, lambda e: e["error"])
+        return f"**Violations:**\n\n{violations}\n\n**Errors:**\n\n{errors}"
 
     def _repr_markdown_(self) -> str:
         return f"{self.headline()}\n\n{self.table()}"
@@ -571,4 +586,6 @@ def run_profile(
             progress(i, case, outcome)
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
             break
-    return summarize(results, seed=seed, space=space, seconds=time.perf_counter() - start)
+    summary = summarize(results, seed=seed, space=space, seconds=time.perf_counter() - start)
+    summary.requested, summary.max_seconds = n_cases, max_seconds
+    return summary
