@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{summary.max_rate_peak:.3g} (printed factor 2, safe factor 8)"
         )
     for rep in summary.reproducers:
-        print(f"violation of {', '.join(rep['claims'])}: {rep['case']}")
+        for key in ("claims", "undefined"):
+            if rep[key]:
+                print(f"{key} {', '.join(rep[key])}: {rep['case']}")
     for err in summary.errors:
         print(f"error {err['error']}: {err['case']}")
     path = summary.save(args.out)

@@ -21,7 +21,7 @@ import torch
 from hypothesis import HealthCheck, event, given, note, settings, target
 from hypothesis import strategies as st
 
-from gdlab.stepsize.certify import risk_first_increase
+from gdlab.stepsize.certify import Verdict, VerdictTable, risk_first_increase
 from gdlab.stepsize.stress import (
     CI_SPACE,
     DATA_KINDS,
@@ -169,7 +169,7 @@ def test_profile_summary_round_trips(tmp_path) -> None:
     assert sum(v for k, v in summary.coverage.items() if k.startswith("kind ")) == 3
     loaded = Summary.load(summary.save(tmp_path / "s.json"))
     assert loaded.to_dict() == summary.to_dict()
-    assert "cases checked" in loaded.table()
+    assert "| claim | source | checked | violations | undefined |" in loaded.table()
 
 
 def test_errors_are_recorded_with_their_case() -> None:
@@ -178,6 +178,18 @@ def test_errors_are_recorded_with_their_case() -> None:
     assert summary.errors == [{"case": repr(OSCILLATING), "error": "ValueError: boom"}]
     assert not summary.clean and summary.violations == 0
     assert f"- ValueError: boom: `{OSCILLATING!r}`" in summary.findings()
+
+
+def test_nan_verdicts_are_undefined_not_violations() -> None:
+    """A verdict that failed on a NaN is listed for diagnosis but not counted as a violation."""
+    nan = Verdict("Lemma A.13", "Lemma A.13", 0.0, math.nan, False, math.nan, 1, "absolute slack")
+    bad = dataclasses.replace(nan, claim="Theorem 3.2", bound=1.0, worst_slack=-0.5)
+    summary = summarize([(OSCILLATING, VerdictTable([nan, bad]))], seed=0, space=CI_SPACE)
+    assert summary.undefined == 1 and summary.violations == 1 and summary.failing_cases == 1
+    assert summary.reproducers == [
+        {"case": repr(OSCILLATING), "claims": ["Theorem 3.2"], "undefined": ["Lemma A.13"]}
+    ]
+    assert "- Lemma A.13: `Case(" in summary.findings()
 
 
 @pytest.mark.parametrize(
@@ -202,3 +214,7 @@ def test_bad_profile_arguments_raise() -> None:
         run_profile(1, max_seconds=-1)
     with pytest.raises(ValueError, match="index=-1"):
         CaseSpace().sample(0, -1)
+    with pytest.raises(ValueError, match=r"steps=\(10, 5\)"):
+        CaseSpace(steps=(10, 5))
+    with pytest.raises(ValueError, match=r"kinds=\('spiral',\)"):
+        CaseSpace(kinds=("spiral",))

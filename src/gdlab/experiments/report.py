@@ -36,8 +36,10 @@ __all__ = [
     "get_claim",
     "max_neuron_slopes",
     "page_cache",
+    "plateau_ratios",
     "plot_rate_collapse",
     "settings_table",
+    "settled_from",
     "sweep_runs_table",
     "verdict_table",
 ]
@@ -213,6 +215,34 @@ def sweep_runs_table(
     return Table(columns, rows)
 
 
+def settled_from(steps: np.ndarray, ok: np.ndarray) -> int | None:
+    """The first recorded step from which ``ok`` holds at every later recorded step (None if it
+    fails at the last one); e.g. ``ok = accuracy == 1`` for "perfect from then on"."""
+    steps, ok = np.asarray(steps), np.asarray(ok, dtype=bool)
+    if steps.shape != ok.shape or steps.ndim != 1 or steps.size == 0:
+        raise ValueError(
+            f"steps and ok must be non-empty 1-D of equal length, got {steps.shape} and {ok.shape}"
+        )
+    if not ok[-1]:
+        return None
+    bad = np.flatnonzero(~ok)
+    return int(steps[0 if bad.size == 0 else bad[-1] + 1])
+
+
+def plateau_ratios(sweep: SweepResult) -> np.ndarray:
+    """``max / min`` of ``tilde-eta t L_t`` over the recorded steps ``t >= T/2``, per run (K,).
+
+    The per-run quantity of the Figure 2 recipe's "eta t L_t plateaus" claim (observation 2,
+    spec §5), whose ``measured`` value is the largest of these over the runs that reach eq. (4)
+    by ``T/2``; at most ``PLATEAU_TOLERANCE`` means that the ``1/(tilde-eta t)`` rate of
+    Theorem 4.1 has set in.
+    """
+    steps = sweep.traj.steps.numpy()
+    tail = steps >= int(steps[-1]) // 2
+    etl = sweep.lrs[:, None] * np.maximum(steps[tail], 1) * sweep.traj.risk.numpy()[:, tail]
+    return etl.max(axis=1) / etl.min(axis=1)
+
+
 def max_neuron_slopes(sweep: SweepResult, k: int) -> np.ndarray:
     """``max_i phi'(x_i^T w_T^(j))`` for every neuron j of run k (shape (m,), training inputs).
 
@@ -230,12 +260,13 @@ def max_neuron_slopes(sweep: SweepResult, k: int) -> np.ndarray:
 def plot_rate_collapse(sweeps: Mapping[str, Mapping[str, SweepResult]]) -> Figure:
     """``L(w_t)`` against ``tilde-eta t`` on log-log axes, one panel per sweep (spec §5, Figure
     2(b,e)): where the rate ``L ~ C/(tilde-eta t)`` of Theorem 4.1 holds, the runs of a sweep
-    fall on one line of slope -1 (dotted guide through the smallest stepsize's last point).
+    fall on one line of slope -1 (dotted guide through the last point of the median stepsize).
 
     ``sweeps`` maps a data label to the sweeps of :func:`figure2_sweeps`.
     """
     panels = [(data, act, sw) for data, by_act in sweeps.items() for act, sw in by_act.items()]
     fig, axes = subplots(len(panels), width=3.0, height=2.6)
+    seen: set[str] = set()
     for ax, (data, activation, sw) in zip(axes, panels, strict=True):
         steps = sw.traj.steps.numpy()
         sel = steps >= 1
@@ -243,10 +274,11 @@ def plot_rate_collapse(sweeps: Mapping[str, Mapping[str, SweepResult]]) -> Figur
         for k, color in enumerate(stepsize_colors(sw.lrs)):
             lab = f"$\\tilde\\eta$={sw.lrs[k]:g}"
             ax.loglog(sw.lrs[k] * steps[sel], risk[k, sel], color=color, label=lab)
-        k0 = int(np.argmin(sw.lrs))
-        x_end = sw.lrs[k0] * steps[-1]
+        k0 = int(np.argsort(sw.lrs)[len(sw.lrs) // 2])
         x = np.geomspace(sw.lrs.min(), sw.lrs.max() * steps[-1], 50)
-        ax.loglog(x, risk[k0, -1] * x_end / x, "k:", lw=1, label="slope -1")
+        ax.loglog(x, risk[k0, -1] * sw.lrs[k0] * steps[-1] / x, "k:", lw=1, label="slope -1")
         label_axes(ax, r"$\tilde\eta\, t$", "risk $L(w_t)$", f"{data}, {activation}")
-    axes[0].legend()
+        if data not in seen:
+            ax.legend()
+            seen.add(data)
     return fig

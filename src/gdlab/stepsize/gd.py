@@ -7,13 +7,19 @@ gradient (two matrix products over all runs); that same evaluation supplies the 
 at step t and the gradient for step t + 1. Recording stores margins and inner products into
 preallocated device tensors (no host synchronisation inside the loop); the series are reduced
 in chunks and returned on the CPU.
+
+Reliability under extreme settings: every recorded series is finite (``F`` saturates at the
+float maximum, normalised margins are 0 at a zero parameter); a run whose parameters overflow
+the float range raises :class:`NonFiniteRecordError` naming the series, step, run and stepsize;
+a float32 run warns when the risk's per-step change falls below float32 resolution.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -30,7 +36,7 @@ from gdlab.stepsize.network import (
 )
 from gdlab.stepsize.trajectory import Trajectory
 
-__all__ = ["margin_statistics", "train"]
+__all__ = ["NonFiniteRecordError", "margin_statistics", "train"]
 
 # Inputs normalised to unit norm have ||x|| = 1 up to a few ulps; only a larger R is reported.
 _RADIUS_SLACK = 1e-12
@@ -42,26 +48,38 @@ _MARGIN_KEYS = ("risk", "log_risk", "min_margin", "G", "F")
 _PARAM_KEYS = ("grad_norm_sq", "v", "param_norm")
 
 
+class NonFiniteRecordError(FloatingPointError, RuntimeError):
+    """A GD run left the float range: a recorded series or the final parameters are inf/NaN."""
+
+
 def margin_statistics(q: Tensor) -> dict[str, Tensor]:
     """Risk statistics of margins ``q`` (..., n), reduced over the last axis.
 
     Returns ``risk`` ``L = mean l(q_i)`` (eq. 1), ``log_risk`` (``log L`` as a log-sum-exp of
     ``log l(q_i)``, finite even when L underflows), ``min_margin`` ``q_min``, ``G`` (mean of
-    ``1/(1 + e^{q_i})``, App. C) and ``F`` (mean of ``e^{-q_i}``; ``inf`` only when the true
-    value exceeds the float range, i.e. ``q_min`` below about -709).
+    ``1/(1 + e^{q_i})``, App. C) and ``F`` (mean of ``e^{-q_i}``, saturated at
+    ``torch.finfo(q.dtype).max`` where the true value exceeds the float range, i.e. ``q_min``
+    below about -709 in float64 or -88 in float32: the saturated value still bounds ``L <= F``).
     """
     log_n = math.log(q.shape[-1])
+    f_max = torch.finfo(q.dtype).max
     return {
         "risk": logistic_loss(q).mean(-1),
         "log_risk": torch.logsumexp(log_logistic_loss(q), -1) - log_n,
         "min_margin": q.amin(-1),
         "G": torch.sigmoid(-q).mean(-1),
-        "F": torch.exp(torch.logsumexp(-q, -1) - log_n),
+        "F": torch.exp(torch.logsumexp(-q, -1) - log_n).clamp_max(f_max),
     }
 
 
-def _as_stepsizes(lr: float | Sequence[float] | Tensor) -> Tensor:
-    """The stepsizes as a float64 CPU vector, validated (finite, > 0)."""
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` where ``den > 0``, else 0: a normalised margin at a zero parameter (which
+    has no direction) is recorded as 0, neither positive nor negative."""
+    return torch.where(den > 0, num / den, torch.zeros((), dtype=num.dtype, device=num.device))
+
+
+def _as_stepsizes(lr: float | Sequence[float] | Tensor, dtype: torch.dtype) -> Tensor:
+    """The stepsizes as a CPU vector of ``dtype``, validated (finite in ``dtype``, > 0)."""
     if isinstance(lr, bool):
         raise TypeError(f"lr must be a positive number or a sequence of them, got {lr!r}")
     try:
@@ -79,13 +97,28 @@ def _as_stepsizes(lr: float | Sequence[float] | Tensor) -> Tensor:
             f"stepsizes must be finite and > 0, got lr={values[bad][0].item()!r} "
             f"(at index {int(bad.nonzero()[0, 0])})"
         )
-    return values
+    cast = values.to(dtype)
+    bad = ~(torch.isfinite(cast) & (cast > 0))
+    if bool(bad.any()):
+        raise ValueError(
+            f"stepsize lr={values[bad][0].item()!r} (at index {int(bad.nonzero()[0, 0])}) "
+            f"is not a finite positive {str(dtype).removeprefix('torch.')}"
+        )
+    return cast
 
 
 def _as_positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}={value!r} must be an int >= 1")
     return value
+
+
+def _as_init_scale(init_scale: float) -> float:
+    if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real):
+        raise TypeError(f"init_scale must be a real number, got {init_scale!r}")
+    if not (math.isfinite(init_scale) and init_scale >= 0):
+        raise ValueError(f"init_scale={init_scale!r} must be finite and >= 0")
+    return float(init_scale)
 
 
 def _initial_params(
@@ -140,7 +173,9 @@ def train(
     W0 : initial parameters, (m, d) shared by all runs or (K, m, d). ``None``: one draw of
         ``net.init(1, d, init_scale, seed)`` shared by all runs, so that the runs of a stepsize
         sweep differ only in their stepsize (pass ``net.init(K, d, ...)`` for a seed sweep).
-    record_every : record steps 0, record_every, 2 record_every, ... and always the last step.
+    init_scale : std of the normal initialisation (finite, >= 0; 0 gives ``W0 = 0``).
+    record_every : record steps 0, record_every, 2 record_every, ... and always the last step
+        (``record_every > steps`` records steps 0 and ``steps`` only).
     per_neuron : also record the two per-neuron margins (spec §5, Fig. 4).
     w_star : (d,) a unit separator; also record ``<w_t, (a_1 w*, ..., a_m w*)>``.
     device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``.
@@ -150,21 +185,35 @@ def train(
 
     Returns
     -------
-    Trajectory with (K, S) CPU series over the S recorded steps. The normalised margins are
-    undefined (inf or NaN) at a zero parameter (e.g. ``W0 = 0``); ``F`` overflows to inf only
-    when its true value exceeds the float range.
+    Trajectory with (K, S) CPU series over the S recorded steps, all finite (conventions in
+    :class:`~gdlab.stepsize.trajectory.Trajectory`). float32 runs record in
+    ``meta["float32_resolution_lost_at"]`` (one entry per run) the first recorded step where
+    float32 no longer resolves the risk's per-step change, or None, and warn when one is found.
+
+    Raises
+    ------
+    TypeError, ValueError : invalid arguments, before any computation; the message names them.
+    NonFiniteRecordError : the parameters overflowed the float range (a recorded series or
+        ``w_final`` is inf/NaN); the message names the series, step, run and stepsize.
     """
     device = get_device() if device is None else torch.device(device)
     dtype = get_dtype() if dtype is None else dtype
     if dtype not in (torch.float64, torch.float32):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    if not isinstance(net, TwoLayerNet):
+        raise TypeError(f"net must be a TwoLayerNet, got {type(net).__name__}")
     check_data(X, y)
     n, d = X.shape
     steps = _as_positive_int("steps", steps)
     record_every = _as_positive_int("record_every", record_every)
     if threads is not None:
         threads = _as_positive_int("threads", threads)
-    lr_cpu = _as_stepsizes(lr)
+    if not isinstance(per_neuron, bool):
+        raise TypeError(f"per_neuron must be a bool, got {per_neuron!r}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise TypeError(f"meta must be a mapping or None, got {type(meta).__name__}")
+    init_scale = _as_init_scale(init_scale)
+    lr_cpu = _as_stepsizes(lr, dtype)
     W_init = _initial_params(net, W0, d, init_scale, seed)
     n_lr, n_w = lr_cpu.numel(), W_init.shape[0]
     if n_lr != n_w and 1 not in (n_lr, n_w):
@@ -172,7 +221,7 @@ def train(
             f"lr gives {n_lr} runs but W0 gives {n_w}; the counts must agree or one must be 1"
         )
     K = max(n_lr, n_w)
-    lr_cpu = lr_cpu.to(dtype).expand(K).contiguous()
+    lr_cpu = lr_cpu.expand(K).contiguous()
 
     X = X.detach().to(device=device, dtype=dtype)
     y = y.detach().to(device=device, dtype=dtype)
@@ -229,7 +278,7 @@ def train(
         "dtype": str(dtype).removeprefix("torch."),
         "device": device.type,
     }
-    return Trajectory(
+    traj = Trajectory(
         lr=lr_cpu,
         eta=lr_cpu / net.m,
         steps=torch.tensor(recorded, dtype=torch.int64),
@@ -237,6 +286,75 @@ def train(
         w_final=W.cpu(),
         meta=info,
     )
+    _check_finite(traj)
+    if dtype == torch.float32:
+        info["float32_resolution_lost_at"] = _float32_resolution_lost_at(traj)
+    return traj
+
+
+def _check_finite(traj: Trajectory) -> None:
+    """Raise :class:`NonFiniteRecordError` at the earliest inf/NaN of a series or ``w_final``."""
+    S, first = len(traj.steps), None
+    for name, value in traj.__dict__.items():
+        if not isinstance(value, Tensor) or name in ("lr", "eta", "steps"):
+            continue
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            index = tuple(int(j) for j in bad.nonzero()[0])
+            when = S if name == "w_final" else index[1]  # w_final: after the last record
+            if first is None or when < first[0]:
+                first = (when, name, index)
+    if first is None:
+        return
+    when, name, index = first
+    k, dtype = index[0], traj.meta["dtype"]
+    where = "after the last step" if when == S else f"at step {traj.steps[when]}"
+    raise NonFiniteRecordError(
+        f"GD run {k} (lr={traj.lr[k].item():.6g}) left the {dtype} range: "
+        f"{name} = {traj.__dict__[name][index].item()} {where}; use a smaller stepsize or "
+        f"fewer steps{' (or float64)' if dtype == 'float32' else ''}"
+    )
+
+
+def _float32_resolution_lost_at(traj: Trajectory) -> list[int | None]:
+    """Per run, the first recorded step t where float32 cannot resolve the risk's change, or None.
+
+    The next step changes the risk by about ``lr ||grad L_t||^2`` (first order). The recorded
+    ``L_t`` carries the first-order rounding ``u (n + (d + m + 1) max(1, |q_min|)) L_t`` of the
+    standard error model (``u = 2^-24``): ``n u`` from the mean of n losses, and the rounding
+    ``(d + m + 1) u |q|`` of margins formed from d- and m-term sums, passed to ``log L`` with
+    slope up to 1 (without cancellation: an estimate, not a bound). Resolution is lost when
+    ``L_t`` is below the normal float32 range (``finfo.tiny``), or when the data are fit
+    (``q_min > 0``: the gradient then vanishes only with the risk) and the change is below that
+    rounding. A UserWarning names the earliest such step.
+    """
+    info, meta = torch.finfo(torch.float32), traj.meta
+    risk, margin = traj.risk, traj.min_margin
+    change = traj.lr.unsqueeze(1) * traj.grad_norm_sq
+    terms = meta["n"] + (meta["d"] + meta["m"] + 1) * margin.abs().clamp_min(1.0)
+    rounding = info.eps / 2 * terms * risk
+    lost = (risk < info.tiny) | ((margin > 0) & (change <= rounding))
+    first = [int(row.nonzero()[0, 0]) if bool(row.any()) else None for row in lost]
+    hits = [(int(traj.steps[i]), k) for k, i in enumerate(first) if i is not None]
+    if hits:
+        t, k = min(hits)
+        i = first[k]
+        L_t = risk[k, i].item()
+        why = (
+            f"below the normal float32 range {info.tiny:.3g}"
+            if L_t < info.tiny
+            else f"its predicted change lr ||grad L_t||^2 = {change[k, i].item():.3g} is below "
+            f"its float32 rounding {rounding[k, i].item():.3g}"
+        )
+        warnings.warn(
+            f"float32 no longer resolves the risk from step {t} (run {k}, "
+            f"lr={traj.lr[k].item():.6g}): L_t = {L_t:.6g} is {why}; "
+            f"{len(hits)} of {traj.num_runs} runs affected (meta['float32_resolution_lost_at']). "
+            "Monotonicity verdicts after that step are not reliable: use float64",
+            UserWarning,
+            stacklevel=3,
+        )
+    return [None if i is None else int(traj.steps[i]) for i in first]
 
 
 class _Recorder:
@@ -294,7 +412,7 @@ class _Recorder:
     def series(self) -> dict[str, Tensor]:
         """The recorded series as (K, S) (per-neuron: (K, S, m)) CPU tensors."""
         out = dict(self.out)
-        out["normalized_margin"] = out["min_margin"] / out["param_norm"]
+        out["normalized_margin"] = _ratio(out["min_margin"], out["param_norm"])
         series = {key: value.T.contiguous().cpu() for key, value in out.items()}
         if self.neuron is not None:
             margins = self.neuron.transpose(1, 2).contiguous().cpu()
@@ -304,11 +422,12 @@ class _Recorder:
 
 def _neuron_margins(act: Activation, W: Tensor, X: Tensor, y: Tensor, a: Tensor) -> Tensor:
     """Per-neuron margins (spec §5, Fig. 4) of parameters W (..., m, d), shape (2, ..., m):
-    ``min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)||`` and ``min_i y_i a_j x_i^T w^(j) / ||w^(j)||``."""
+    ``min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)||`` and ``min_i y_i a_j x_i^T w^(j) / ||w^(j)||``
+    (0 for a neuron with ``w^(j) = 0``)."""
     Z = torch.matmul(W, X.T)  # (..., m, n)
     sign = a.unsqueeze(-1) * y  # (m, n): a_j y_i
     norms = W.norm(dim=-1)
-    return torch.stack(((act.phi(Z) * sign).amin(-1), (Z * sign).amin(-1))) / norms
+    return _ratio(torch.stack(((act.phi(Z) * sign).amin(-1), (Z * sign).amin(-1))), norms)
 
 
 @contextmanager

@@ -270,6 +270,15 @@ class CaseSpace:
     kinds: tuple[str, ...] = DATA_KINDS
     activations: tuple[str, ...] = ASSUMPTION2_ACTIVATIONS + ASSUMPTION1_ACTIVATIONS
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if name in ("kinds", "activations"):
+                allowed = DATA_KINDS if name == "kinds" else ACTIVATION_NAMES
+                if not value or not set(value) <= set(allowed):
+                    raise ValueError(f"{name}={value!r}; allowed: a non-empty subset of {allowed}")
+            elif len(value) != 2 or not value[0] <= value[1]:
+                raise ValueError(f"{name}={value!r} must be a range (low, high) with low <= high")
+
     def draw(self, source: Draw) -> Case:
         """A case whose every field comes from ``source``."""
 
@@ -371,13 +380,19 @@ class ClaimSummary:
     some step), how many violated it, and the smallest slack (``certify``'s ``worst_slack``,
     relative or absolute as the claim's note says; None when no finite slack was seen)
     with the case that attains it. ``slack_kind`` is ``"relative"`` (to the bound) or
-    ``"absolute"`` (in the units of the claim's series), as certify states in the note."""
+    ``"absolute"`` (in the units of the claim's series), as certify states in the note.
+
+    A failed verdict whose worst slack is NaN is counted as ``undefined``, not as a violation:
+    some side of the inequality could not be evaluated in float64 (an overflow or an
+    underflow produced NaN). Its case is still listed for diagnosis, since the NaN step also
+    hides the slack of the other steps."""
 
     claim: str
     source: str
     slack_kind: str = "relative"
     checked: int = 0
     violations: int = 0
+    undefined: int = 0
     worst_slack: float | None = None
     worst_case: str | None = None
 
@@ -387,9 +402,9 @@ class Summary:
     """The outcome of a profile (JSON-serialisable through :meth:`to_dict`).
 
     ``requested`` and ``max_seconds`` are the profile's arguments (``cases < requested`` when
-    the time budget ran out). ``reproducers`` has one entry per violating case,
-    ``{"case": repr, "claims": [...]}``; ``errors`` one per case whose run or check raised,
-    ``{"case": repr, "error": text}``.
+    the time budget ran out). ``reproducers`` has one entry per case with a violated or an
+    undefined verdict, ``{"case": repr, "claims": [...], "undefined": [...]}``; ``errors`` one
+    per case whose run or check raised, ``{"case": repr, "error": text}``.
     ``coverage`` counts cases by data kind and activation, the cases that reached eq. (4)
     and eq. (5), and those checked for the first phase. ``max_rate_peak`` is the largest
     ``max_{t > s*} L_t (t - s*) alpha^2 gamma^2 eta`` seen (Theorem 4.1, printed factor 2,
@@ -411,24 +426,30 @@ class Summary:
 
     @property
     def violations(self) -> int:
-        """(case, claim) pairs that failed."""
+        """(case, claim) pairs that failed with finite numbers."""
         return sum(c.violations for c in self.claims)
 
     @property
+    def undefined(self) -> int:
+        """(case, claim) pairs that failed on a NaN (see :class:`ClaimSummary`)."""
+        return sum(c.undefined for c in self.claims)
+
+    @property
     def failing_cases(self) -> int:
-        """Cases with at least one failed claim."""
+        """Cases with at least one violated or undefined verdict."""
         return len(self.reproducers)
 
     @property
     def clean(self) -> bool:
-        """No violation and no error."""
-        return self.violations == 0 and not self.errors
+        """No violation, no undefined verdict and no error."""
+        return self.violations == 0 and self.undefined == 0 and not self.errors
 
     def to_dict(self) -> dict:
         """Plain data for JSON (non-finite floats become None)."""
         return {
             **asdict(self),
             "violations": self.violations,
+            "undefined": self.undefined,
             "failing_cases": self.failing_cases,
             "printed_rate_factor": THEOREM41_FACTORS["printed"],
             "safe_rate_factor": THEOREM41_FACTORS["safe"],
@@ -455,7 +476,8 @@ class Summary:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def rows(self) -> list[list[str]]:
-        """One row per claim: claim, source, checked, violations, worst slack, slack kind."""
+        """One row per claim: claim, source, checked, violations, undefined, worst slack,
+        slack kind."""
 
         def fmt(x: float | None) -> str:
             return "-" if x is None else f"{x:.3g}"
@@ -466,6 +488,7 @@ class Summary:
                 c.source,
                 str(c.checked),
                 str(c.violations),
+                str(c.undefined),
                 fmt(c.worst_slack),
                 c.slack_kind,
             ]
@@ -474,29 +497,36 @@ class Summary:
 
     def table(self) -> str:
         """The per-claim table as Markdown (also the notebook rendering)."""
-        head = ["claim", "source", "cases checked", "violations", "worst slack", "slack"]
+        head = ["claim", "source", "checked", "violations", "undefined", "worst slack", "slack"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in self.rows()]
         return "\n".join(lines)
 
     def headline(self) -> str:
-        """One line: cases, violations, errors, time."""
+        """One line: cases, violations, undefined verdicts, errors, time."""
         return (
             f"{self.cases} cases (seed {self.seed}) in {self.seconds:.1f} s: "
-            f"{self.violations} violations in {self.failing_cases} cases, "
-            f"{len(self.errors)} errors"
+            f"{self.violations} violations and {self.undefined} undefined verdicts "
+            f"in {self.failing_cases} cases, {len(self.errors)} errors"
         )
 
     def findings(self) -> str:
-        """Markdown lists of the violations (failed claims) and errors, each with its case."""
+        """Markdown lists of the violations, undefined verdicts and errors, with their cases."""
 
-        def listing(entries: list[dict], what: Callable[[dict], str]) -> str:
-            lines = [f"- {what(e)}: `{e['case']}`" for e in entries]
+        def listing(key: str, entries: list[dict], what: Callable[[dict], str]) -> str:
+            lines = [f"- {what(e)}: `{e['case']}`" for e in entries if e.get(key)]
             return "\n".join(lines) if lines else "none"
 
-        violations = listing(self.reproducers, lambda e: ", ".join(e["claims"]))
-        errors = listing(self.errors, lambda e: e["error"])
-        return f"**Violations:**\n\n{violations}\n\n**Errors:**\n\n{errors}"
+        return "\n\n".join(
+            [
+                "**Violations:**",
+                listing("claims", self.reproducers, lambda e: ", ".join(e["claims"])),
+                "**Undefined verdicts (NaN):**",
+                listing("undefined", self.reproducers, lambda e: ", ".join(e["undefined"])),
+                "**Errors:**",
+                listing("error", self.errors, lambda e: e["error"]),
+            ]
+        )
 
     def _repr_markdown_(self) -> str:
         return f"{self.headline()}\n\n{self.table()}"
@@ -533,7 +563,8 @@ def summarize(
         ):
             if happened:
                 bump(key)
-        failed = []
+        failed: list[str] = []
+        nan: list[str] = []
         for v in outcome:
             kind = "absolute" if "absolute slack" in v.note else "relative"
             s = claims.setdefault(v.claim, ClaimSummary(v.claim, v.source, kind))
@@ -541,11 +572,14 @@ def summarize(
             slack = _finite(v.worst_slack)
             if slack is not None and (s.worst_slack is None or slack < s.worst_slack):
                 s.worst_slack, s.worst_case = slack, repr(case)
-            if not v.holds:
+            if not v.holds and v.worst_slack is not None and math.isnan(v.worst_slack):
+                s.undefined += 1
+                nan.append(v.claim)
+            elif not v.holds:
                 s.violations += 1
                 failed.append(v.claim)
-        if failed:
-            out.reproducers.append({"case": repr(case), "claims": failed})
+        if failed or nan:
+            out.reproducers.append({"case": repr(case), "claims": failed, "undefined": nan})
         peak = _finite(outcome.facts.get("rate peak"))
         if peak is not None and (out.max_rate_peak is None or peak > out.max_rate_peak):
             out.max_rate_peak, out.max_rate_peak_case = peak, repr(case)

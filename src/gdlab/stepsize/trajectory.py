@@ -3,7 +3,10 @@
 A :class:`Trajectory` holds K runs (leading dimension) over the recorded steps
 ``steps`` (shape ``(S,)``, increasing, always including step 0 and the last step).
 All series are CPU tensors of the run dtype (float64 by default), shape ``(K, S)``
-unless stated otherwise.
+unless stated otherwise, and all are finite: ``gdlab.stepsize.gd.train`` raises
+``NonFiniteRecordError`` rather than record inf or NaN. Two conventions keep them finite:
+``F`` saturates at the float maximum, and a ratio by a zero norm (normalised margins, the
+radial part of ``mu``) is 0 at a zero parameter, which has no direction.
 """
 
 from __future__ import annotations
@@ -29,15 +32,23 @@ class Trajectory:
     grad_norm_sq : ||grad L(w_t)||^2.
     param_norm : rho_t = ||w_t||_2 of the whole stacked parameter.
     min_margin : q_min(t) = min_i y_i f(w_t; x_i).
-    normalized_margin : gamma-bar(w_t) = q_min(t) / ||w_t||  (eq. 3).
+    normalized_margin : gamma-bar(w_t) = q_min(t) / ||w_t||  (eq. 3); 0 where w_t = 0 (e.g. the
+        zero initialisation of Theorem 4.3; ``min_margin`` keeps the raw q_min).
     v : v_t = <grad L(w_t), -w_t>.
     G : G(w_t) = (1/n) sum_i 1 / (1 + exp(q_i))  (gradient potential, App. C).
-    F : F(w_t) = (1/n) sum_i exp(-q_i).
+    F : F(w_t) = (1/n) sum_i exp(-q_i), saturated at ``torch.finfo(dtype).max`` where the true
+        value exceeds the float range (q_min below about -709 in float64, -88 in float32); the
+        saturated value is still an upper bound on ``risk``.
     w_star_inner : <w_t, bar-w_*> with bar-w_* = (a_1 w_*, ..., a_m w_*); None unless requested.
-    neuron_margins : (K, S, m) min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)||; None unless requested.
-    neuron_linear_margins : (K, S, m) min_i y_i a_j x_i^T w^(j) / ||w^(j)||; None unless requested.
+    neuron_margins : (K, S, m) min_i y_i a_j phi(x_i^T w^(j)) / ||w^(j)|| (0 where w^(j) = 0);
+        None unless requested.
+    neuron_linear_margins : (K, S, m) min_i y_i a_j x_i^T w^(j) / ||w^(j)|| (0 where
+        w^(j) = 0); None unless requested.
     w_final : (K, m, d) parameters after the last step.
-    meta : free-form description (dataset name, activation, m, n, R, ...).
+    meta : free-form description (dataset name, activation, m, n, R, ...); float32 runs add
+        ``float32_resolution_lost_at``: per run, the first recorded step where float32 no longer
+        resolves the risk's per-step change (monotonicity verdicts after it are unreliable), or
+        None.
     """
 
     lr: torch.Tensor
@@ -65,8 +76,12 @@ class Trajectory:
 
     @property
     def mu_norm_sq(self) -> torch.Tensor:
-        """||mu_t||^2 = ||grad L_t||^2 - v_t^2 / rho_t^2 (the tangential gradient, App. A.3)."""
-        return (self.grad_norm_sq - self.v**2 / self.param_norm**2).clamp_min(0.0)
+        """||mu_t||^2 = ||grad L_t||^2 - v_t^2 / rho_t^2 (the tangential gradient, App. A.3).
+
+        At ``rho_t = 0`` (where ``v_t = 0``) the radial part is 0: all of the gradient counts as
+        tangential."""
+        radial = torch.where(self.param_norm > 0, self.v**2 / self.param_norm**2, 0.0)
+        return (self.grad_norm_sq - radial).clamp_min(0.0)
 
     def run(self, k: int) -> Trajectory:
         """The k-th run as a trajectory with K = 1."""
