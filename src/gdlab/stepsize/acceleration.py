@@ -73,20 +73,6 @@ def _final_margins(sweep: SweepResult) -> np.ndarray:
     return (sweep.net.forward(W, X) * y).numpy()
 
 
-def _power_fit(x: np.ndarray, log_y: np.ndarray) -> LineFit:
-    """:func:`~gdlab.stepsize.sweeps.loglog_fit` of ``y`` against ``x`` given ``log y``, also when
-    ``y`` underflows float64 (risks below ``1e-308`` are recorded exactly as ``log L``).
-
-    ``loglog_fit(x, exp(log_y / k))`` fits the line ``log_y / k``; with ``k`` chosen so that
-    every ``exp(log_y / k)`` is a normal float64, the fit of ``log_y`` is that line scaled by
-    ``k`` (``r^2`` does not change under the scaling).
-    """
-    log_y = np.asarray(log_y, dtype=np.float64)
-    k = max(1.0, float(np.max(np.abs(log_y))) / 700.0)  # e^{-700} is a normal float64
-    fit = loglog_fit(x, np.exp(log_y / k))
-    return LineFit(k * fit.slope, k * fit.intercept, fit.r2)
-
-
 def format_risk(log_risk: float) -> str:
     """``exp(log_risk)`` in scientific notation, also below the float64 range (``2.4e-400``)."""
     exponent = math.floor(log_risk / math.log(10))
@@ -553,7 +539,9 @@ class BudgetStudy:
 
     def proportional_fit(self, c: float) -> LineFit:
         """Log-log fit of ``L(w_T)`` against ``T`` with ``eta = c T``."""
-        return _power_fit(self.budgets, self.proportional_log_risk[:, self._constant_index(c)])
+        return loglog_fit(
+            self.budgets, log_y=self.proportional_log_risk[:, self._constant_index(c)]
+        )
 
     def monotone_fit(self) -> LineFit:
         """Log-log fit of the best monotone ``L(w_T)`` against ``T``."""

@@ -41,14 +41,32 @@ class LineFit:
         return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
 
 
-def loglog_fit(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LineFit:
-    """Fit ``y ~ C x^slope`` by least squares on ``(log x, log y)``; needs >= 2 positive pairs."""
-    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x_arr.shape != y_arr.shape or x_arr.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x_arr.shape}, {y_arr.shape}")
-    if x_arr.size < 2 or np.any(x_arr <= 0) or np.any(y_arr <= 0):
-        raise ValueError("loglog_fit needs at least two points with x > 0 and y > 0")
-    lx, ly = np.log(x_arr), np.log(y_arr)
+def loglog_fit(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray | None = None,
+    *,
+    log_y: Sequence[float] | np.ndarray | None = None,
+) -> LineFit:
+    """Fit ``y ~ C x^slope`` by least squares on ``(log x, log y)``; needs >= 2 points.
+
+    Give either ``y > 0`` or its natural log ``log_y`` (for risks below the float64 range, which
+    the engine records exactly as ``log L``).
+    """
+    if (y is None) == (log_y is None):
+        raise ValueError("give exactly one of y and log_y")
+    x_arr = np.asarray(x, dtype=float)
+    if y is not None:
+        y_arr = np.asarray(y, dtype=float)
+        if np.any(y_arr <= 0):
+            raise ValueError("loglog_fit needs y > 0 (pass log_y for underflowing values)")
+        ly = np.log(y_arr)
+    else:
+        ly = np.asarray(log_y, dtype=float)
+    if x_arr.shape != ly.shape or x_arr.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length, got {x_arr.shape}, {ly.shape}")
+    if x_arr.size < 2 or np.any(x_arr <= 0) or not np.all(np.isfinite(ly)):
+        raise ValueError("loglog_fit needs at least two points with x > 0 and finite log y")
+    lx = np.log(x_arr)
     slope, intercept = np.polyfit(lx, ly, 1)
     resid = ly - (slope * lx + intercept)
     total = float(np.sum((ly - ly.mean()) ** 2))
