@@ -32,7 +32,7 @@ from gdlab.data import Dataset, get_dataset, max_margin_direction
 from gdlab.runtime import get_scale, make_generator
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.activations import PrintedConstants, get_activation, numerical_constants
-from gdlab.stepsize.certify import VerdictTable, risk_increase_count
+from gdlab.stepsize.certify import Verdict, VerdictTable, risk_increase_count
 from gdlab.stepsize.margins import gamma_b
 from gdlab.stepsize.network import TwoLayerNet
 from gdlab.stepsize.sweeps import SweepResult, run_sweep
@@ -625,7 +625,7 @@ def phase_runs(sweep: SweepResult, label: str | None = None) -> list[PhaseRun]:
     return out
 
 
-def _row(table: VerdictTable, claim: str):  # -> Verdict | None
+def _row(table: VerdictTable, claim: str) -> Verdict | None:
     return next((row for row in table if row.claim == claim), None)
 
 
