@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from gdlab.data import Dataset
 from gdlab.experiments.registry import (
@@ -52,18 +52,13 @@ from gdlab.stepsize.certify import (
 from gdlab.stepsize.gd import train
 from gdlab.stepsize.mlp import MLPTrajectory, train_mlp
 from gdlab.stepsize.network import TwoLayerNet
+from gdlab.stepsize.phase import DIP_TOLERANCE, PLATEAU_TOLERANCE
 from gdlab.stepsize.theory import run_constants
 from gdlab.stepsize.trajectory import Trajectory
 
 __all__ = ["FIG1", "FIG2_IMAGES", "FIG2_XOR", "FIG3", "FIG4"]
 
 U64 = 2.0**-53
-# "Nearly monotone" (Figure 2(c), Figure 1(b)): the largest one-step dip of the normalised
-# margin in the stable phase, relative to the margin, is at most 1%. A chosen criterion.
-DIP_TOLERANCE = 0.01
-# "eta t L_t plateaus" (Figure 2(b)): max/min of tilde-eta t L_t over the last half of the
-# horizon is at most 1.25. A chosen criterion.
-PLATEAU_TOLERANCE = 1.25
 # Risk comparisons between runs allow the float64 evaluation error of L (a relative
 # (n + d + m) u from the margins and the mean), bounded generously by 1e-10 relative.
 RISK_RTOL = 1e-10

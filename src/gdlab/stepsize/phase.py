@@ -83,13 +83,12 @@ __all__ = [
 ]
 
 #: "tilde-eta t L_t levels off" (Figure 2(b)): over the last half of the horizon its max/min
-#: is at most this. A chosen criterion, the same as the Figure 2 recipe's
-#: (``gdlab.experiments.figures.PLATEAU_TOLERANCE``): a power law ``L ~ t^-p`` passes it on
+#: is at most this. A chosen criterion, shared with the Figure 2 recipe
+#: (:mod:`gdlab.experiments.figures`): a power law ``L ~ t^-p`` passes it on
 #: ``[T/2, T]`` iff ``|p - 1| <= log2(1.25) ~ 0.32``.
 PLATEAU_TOLERANCE = 1.25
 #: "gamma-bar is nearly monotone" (Figure 2(c)): its largest relative one-step drop after
-#: ``s*`` is at most this. A chosen criterion, the same as the Figure 2 recipe's
-#: (``gdlab.experiments.figures.DIP_TOLERANCE``).
+#: ``s*`` is at most this. A chosen criterion, shared with the Figure 2 recipe.
 DIP_TOLERANCE = 0.01
 
 
