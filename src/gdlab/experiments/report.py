@@ -32,6 +32,7 @@ from gdlab.stepsize.sweeps import SweepResult
 from gdlab.stepsize.theory import run_constants
 
 __all__ = [
+    "as_number",
     "figure2_sweeps",
     "get_claim",
     "max_neuron_slopes",
@@ -44,6 +45,20 @@ __all__ = [
     "sweep_runs_table",
     "verdict_table",
 ]
+
+
+def as_number(value: float | int | np.number | None) -> float | int:
+    """A plain ``int`` or ``float`` for myst-nb ``glue`` (numpy scalars converted); ``None`` (a
+    step that never happened, an undefined measurement) becomes NaN."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"expected a number or None, got the boolean {value!r}")
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    raise TypeError(f"expected a number or None, got {type(value).__name__} {value!r}")
 
 
 def page_cache(scale: str | None = None) -> ResultCache:

@@ -27,6 +27,7 @@ reproducer (the :class:`Case` repr, read back by :meth:`Case.from_repr`) for eac
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import time
@@ -64,6 +65,7 @@ __all__ = [
     "run_case",
     "run_profile",
     "summarize",
+    "table_html",
 ]
 
 T = TypeVar("T")
@@ -397,6 +399,9 @@ class ClaimSummary:
     worst_case: str | None = None
 
 
+_CLAIM_COLUMNS = ("claim", "source", "checked", "violations", "undefined", "worst slack", "slack")
+
+
 @dataclass
 class Summary:
     """The outcome of a profile (JSON-serialisable through :meth:`to_dict`).
@@ -496,8 +501,8 @@ class Summary:
         ]
 
     def table(self) -> str:
-        """The per-claim table as Markdown (also the notebook rendering)."""
-        head = ["claim", "source", "checked", "violations", "undefined", "worst slack", "slack"]
+        """The per-claim table as Markdown (the notebook renders it as HTML)."""
+        head = _CLAIM_COLUMNS
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in self.rows()]
         return "\n".join(lines)
@@ -528,8 +533,17 @@ class Summary:
             ]
         )
 
-    def _repr_markdown_(self) -> str:
-        return f"{self.headline()}\n\n{self.table()}"
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.headline())}</p>{table_html(_CLAIM_COLUMNS, self.rows())}"
+
+
+def table_html(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """An HTML table (cells escaped) for notebook output."""
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def summarize(
