@@ -149,13 +149,13 @@ def test_lemma_a3_a7_a8_a9_hypotheses_give_nan() -> None:
 
 def test_lemma_a14_a15() -> None:
     c = _linear(n=2, eta=0.5, gamma=0.5)
-    low, up = th.lemma_a14_bounds(c, [3, 4, 13], s=3, risk_s=0.01, gamma_c_s=0.2)
+    low, up = th.lemma_a14_bounds(c, [3, 4, 13], s=3, log_risk_s=math.log(0.01), gamma_c_s=0.2)
     assert low[0] == pytest.approx(0.01) and up[0] == math.inf
     assert low[2] == pytest.approx(1 / (100 + 3 * 0.5 * 10), rel=REL)
     assert up[2] == pytest.approx(2 / (10 * 0.5 * 0.04), rel=REL)
     with pytest.raises(ValueError, match="s=3"):
-        th.lemma_a14_bounds(c, [2], s=3, risk_s=0.01, gamma_c_s=0.2)
-    lo15, up15 = th.lemma_a15_bounds(c, 13, s=3, risk_s=0.01, gamma_c_s=0.2, b0=2.0)
+        th.lemma_a14_bounds(c, [2], s=3, log_risk_s=math.log(0.01), gamma_c_s=0.2)
+    lo15, up15 = th.lemma_a15_bounds(c, 13, s=3, log_risk_s=math.log(0.01), gamma_c_s=0.2, b0=2.0)
     assert lo15 == pytest.approx(math.log(10 * 0.5 * 0.04 / 4) / 4, rel=REL)
     assert up15 == pytest.approx(math.log(115 / 4) / 0.2, rel=REL)
     assert th.lemma_a12_b0(dataclasses.replace(c, f0=1.0), 2.0) == pytest.approx(
@@ -166,6 +166,17 @@ def test_lemma_a14_a15() -> None:
 def test_lemma_a13_lower_bound() -> None:
     value = th.lemma_a13_lower_bound(2.0, 2.0 * math.e, 4.0, 3.0)
     assert value == pytest.approx(4 / 16 * 3 * 1.0, rel=REL)
+    # a step whose gradient underflowed (v = mu = 0, the iterate does not move) gives 0, not NaN
+    assert th.lemma_a13_lower_bound(2.0, 2.0, 0.0, 0.0) == 0.0
+
+
+def test_lemma_a14_a15_survive_an_underflowed_risk() -> None:
+    """L_s = e^-800 is 0 in float64; the bounds use log L_s and stay defined."""
+    c = _linear(n=2, eta=0.5, gamma=0.5)
+    low, _ = th.lemma_a14_bounds(c, [4], s=3, log_risk_s=-800.0, gamma_c_s=0.2)
+    assert low[0] == 0.0  # 1/(e^800 + ...) is below float64's range: the valid bound 0
+    _, up15 = th.lemma_a15_bounds(c, 13, s=3, log_risk_s=-800.0, gamma_c_s=0.2, b0=2.0)
+    assert up15 == pytest.approx((800 - math.log(4)) / 0.2, rel=REL)
 
 
 def test_first_phase_bounds_need_their_assumptions() -> None:

@@ -743,8 +743,8 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     s, t = int(r.steps[si]), r.steps[later]
     P = np.cumsum(e.delta[si:])
     Gam = np.cumsum(drift_log_gc[si:])
-    L_s, g_s = float(r.risk[si]), float(gc[si])
-    lower, upper = th.lemma_a14_bounds(c, t, s, L_s, g_s)
+    log_L_s, g_s = float(r.log_risk[si]), float(gc[si])
+    lower, upper = th.lemma_a14_bounds(c, t, s, log_L_s, g_s)
     L_t = r.risk[later]
     rel_low = e.eps_L[later] + e.eps_L[si] + rho * P
     rel_up = e.eps_L[later] + 2 * eval_log_gc[si] + rho * P + 2 * Gam
@@ -768,7 +768,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
         )
     )
     b0 = th.lemma_a12_b0(c, float(r.norm[si]))
-    lower, upper = th.lemma_a15_bounds(c, t, s, L_s, g_s, b0)
+    lower, upper = th.lemma_a15_bounds(c, t, s, log_L_s, g_s, b0)
     rho_t = r.norm[later]
     allow_low = (rho * P + 2 * Gam + 2 * eval_log_gc[si] + e.eps_log_L[later]) / (2 * b0)
     with np.errstate(divide="ignore", invalid="ignore"):  # g_s = 0: upper = inf, vacuous

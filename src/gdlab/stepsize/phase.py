@@ -704,7 +704,7 @@ def _a14_log10_bounds(
     s = int(sweep.traj.steps[i])
     log_risk = sweep.traj.log_risk[k].numpy()
     log_gc = float(_log_gamma_c(c, log_risk[i], sweep.traj.param_norm[k, i].numpy()))
-    lower, upper = th.lemma_a14_bounds(c, t, s, float(np.exp(log_risk[i])), 1.0)
+    lower, upper = th.lemma_a14_bounds(c, t, s, float(log_risk[i]), 1.0)
     with np.errstate(divide="ignore"):  # upper = inf at t = s
         return np.log10(lower), np.log10(upper) - 2 * log_gc / math.log(10)
 

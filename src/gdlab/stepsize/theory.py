@@ -461,23 +461,30 @@ def lemma_a13_lower_bound(
     log(rho_{t+1}/rho_t)`` in the (5)-regime; returns the right-hand side."""
     rho, rho1 = _as_numpy(param_norm), _as_numpy(param_norm_next)
     v, mu2 = _as_numpy(v), _as_numpy(mu_norm_sq)
-    return _out(rho**2 / v**2 * mu2 * np.log(rho1 / rho))
+    # A step whose gradient underflowed (v = mu = 0) moves nothing: the bound is 0, not inf*0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = rho**2 / v**2 * mu2 * np.log(rho1 / rho)
+    return _out(np.where(mu2 == 0, 0.0, value))
 
 
 def lemma_a14_bounds(
     c: ProblemConstants,
     t: ArrayLike | Tensor,
     s: int,
-    risk_s: float,
+    log_risk_s: float,
     gamma_c_s: float,
 ) -> tuple[Array, Array]:
     """Lemma A.14: for ``t >= s`` with ``s`` in the (5)-regime,
     ``1/(1/L_s + 3 lr rho^2 (t-s)) <= L_t <= 2/((t-s) lr gamma^c(w_s)^2)`` (upper = inf at t=s).
+
+    ``L_s`` enters as ``log L_s`` (the engine's exact record), so ``1/L_s`` stays meaningful
+    when ``L_s`` itself underflows float64 (the lower bound is then 0).
     """
     dt = _as_numpy(t) - s
     if not bool(np.all(dt >= 0)):
         raise ValueError(f"t must be >= s={s}, got min {float(np.min(dt)) + s!r}")
-    lower = 1.0 / (1.0 / risk_s + 3 * c.lr * c.rho**2 * dt)
+    with np.errstate(over="ignore"):  # 1/L_s beyond float64: lower bound 0, still valid
+        lower = 1.0 / (np.exp(-log_risk_s) + 3 * c.lr * c.rho**2 * dt)
     with np.errstate(divide="ignore"):
         upper = 2.0 / (dt * c.lr * gamma_c_s**2)
     return _out(lower), _out(upper)
@@ -487,17 +494,20 @@ def lemma_a15_bounds(
     c: ProblemConstants,
     t: ArrayLike | Tensor,
     s: int,
-    risk_s: float,
+    log_risk_s: float,
     gamma_c_s: float,
     b0: float,
 ) -> tuple[Array, Array]:
     """Lemma A.15: for ``t > s`` in the (5)-regime,
     ``log[(t-s) lr gamma^c_s^2/(2n)]/(2 B_0) <= rho_t
     <= log[(1/L_s + 3 lr rho^2 (t-s))/(2 n e^kappa)]/gamma^c_s``
-    (``gamma^c_s = gamma^c(w_s)``, ``B_0`` of Lemma A.12, e.g. :func:`lemma_a12_b0`).
+    (``gamma^c_s = gamma^c(w_s)``, ``B_0`` of Lemma A.12, e.g. :func:`lemma_a12_b0`);
+    ``L_s`` enters as ``log L_s`` as in :func:`lemma_a14_bounds`.
     """
     dt = _times(_as_numpy(t) - s, "t - s")
-    upper = np.log((1.0 / risk_s + 3 * c.lr * c.rho**2 * dt) / (2 * c.n)) - c.kappa
+    # log(1/L_s + a) = -log L_s + log1p(a L_s), exact also when L_s underflows
+    a = 3 * c.lr * c.rho**2 * dt
+    upper = -log_risk_s + np.log1p(a * np.exp(log_risk_s)) - np.log(2 * c.n) - c.kappa
     with np.errstate(divide="ignore"):  # gamma^c_s underflowed to 0: both bounds vacuous
         lower = np.log(dt * c.lr * gamma_c_s**2 / (2 * c.n)) / (2 * b0)
         return _out(lower), _out(upper / gamma_c_s)
