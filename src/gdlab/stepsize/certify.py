@@ -708,8 +708,14 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
         )
 
     a13 = one[one >= si]
+    # (rho_t/v_t)^2 is not representable where v_t underflowed (the gradient is below
+    # float64's range and the iterate no longer moves): such steps carry no information on A.13.
+    with np.errstate(divide="ignore", over="ignore"):
+        representable = np.isfinite((r.norm[a13] / r.v[a13]) ** 2)
+    underflow = int(np.sum(~representable))
+    a13 = a13[representable]
     if a13.size == 0:
-        skipped.append("Lemma A.13: no one-step pair after s*")
+        skipped.append("Lemma A.13: no one-step pair after s* with (rho_t/v_t)^2 in range")
     else:
         rho0, rho1, v, mu2 = r.norm[a13], r.norm[a13 + 1], r.v[a13], r.mu_norm_sq[a13]
         rhs = th.lemma_a13_lower_bound(rho0, rho1, v, mu2)
@@ -731,7 +737,8 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
                 r.steps[a13],
                 [_Side(lhs, rhs, allow, upper=False)],
                 f"log gamma^c_(t+1) - log gamma^c_t >= (rho_t/v_t)^2 ||mu_t||^2 "
-                f"log(rho_(t+1)/rho_t); {a13.size} one-step pairs after s*; {s_note}",
+                f"log(rho_(t+1)/rho_t); {a13.size} one-step pairs after s*"
+                f" ({underflow} with v_t underflowed skipped); {s_note}",
                 relative=False,
             )
         )
