@@ -30,6 +30,10 @@ series (:mod:`gdlab.stepsize.gd`), never guessed:
    Along a perturbation, ``|L(w + Delta) - L(w)| <= ||grad L|| ||Delta|| <= rho G ||Delta||
    <= rho L ||Delta||`` (Lemma C.1 form ``G <= L``; ``||grad L|| <= rho G``).
 
+5. *Underflow.* Far into the stable phase the gradient can fall below the smallest normal
+   float64 (``2.2e-308``); a term below it loses up to that much absolutely, which enters the
+   allowance of ``v`` (and only matters once ``L`` is itself below ``~1e-300``).
+
 So, for example, the monotonicity of the risk after ``r*`` is checked as
 ``L_{t+1} - L_t <= eps_L(t) L_t + eps_L(t+1) L_{t+1} + rho L_t ||Delta_t||``: the exact step
 does not increase L (Lemma A.3), the perturbation ``Delta_t`` raises it by at most
@@ -304,6 +308,10 @@ def _rounding(r: _Run, c: ProblemConstants) -> _Rounding:
 
     E_q = e_q(r.norm)
     eps_L = E_q + (c.n + 5) * u
+    # Gradual underflow (item 5): a gradient entry is a mean of n terms, each of which loses up
+    # to the smallest normal float absolutely once it falls below it; through the inner product
+    # with w this costs at most (n + 2) tiny sqrt(md) ||w|| in v.
+    underflow = (c.n + 2) * float(np.finfo(np.float64).tiny) * math.sqrt(md)
     g_norm = np.sqrt(r.grad_norm_sq)
     grad_err = r.G * e_g(r.norm)  # ||g_hat - grad L|| (item 3)
     # Between recorded steps t_i < t_{i+1}: exact values when one step apart, else the
@@ -321,7 +329,7 @@ def _rounding(r: _Run, c: ProblemConstants) -> _Rounding:
         eps_L=eps_L,
         eps_log_L=eps_L + u * np.abs(r.log_risk),
         err_g2=2 * g_norm * grad_err + grad_err**2 + md * u * r.grad_norm_sq,
-        err_v=r.norm * grad_err + md * u * g_norm * r.norm,
+        err_v=r.norm * grad_err + md * u * g_norm * r.norm + underflow * (1 + r.norm),
         norm_rel=(md / 2 + 2) * u,
         delta=delta,
     )
