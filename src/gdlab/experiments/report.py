@@ -10,17 +10,16 @@ levelling off is the ``O(1/(tilde-eta t))`` rate of Theorem 4.1 (spec §5, Figur
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from gdlab.experiments.cache import ResultCache
+from gdlab.experiments.cache import CacheEntry, ResultCache
 from gdlab.experiments.figures import two_layer_runs
 from gdlab.experiments.registry import Result, RunContext, load_data
 from gdlab.plotting import label_axes, stepsize_colors, subplots
@@ -32,6 +31,7 @@ from gdlab.stepsize.sweeps import SweepResult
 from gdlab.stepsize.theory import run_constants
 
 __all__ = [
+    "MemoryCache",
     "as_number",
     "figure2_sweeps",
     "get_claim",
@@ -61,19 +61,50 @@ def as_number(value: float | int | np.number | None) -> float | int:
     raise TypeError(f"expected a number or None, got {type(value).__name__} {value!r}")
 
 
+class MemoryCache(ResultCache):
+    """A :class:`~gdlab.experiments.ResultCache` kept in memory: nothing is read from or written
+    to disk, so every result is computed afresh and no files are left behind.
+
+    Entries behave as on disk: arrays are copied, metadata go through a JSON round trip (the
+    on-disk format), and :meth:`path` names no real file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(Path("<memory>"))
+        self._entries: dict[str, CacheEntry] = {}
+
+    def save(self, key: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
+        """Store an entry (arrays copied, metadata as JSON would return them)."""
+        stored = {k: np.array(v) for k, v in arrays.items()}
+        self._entries[key] = (stored, json.loads(json.dumps(dict(meta), allow_nan=False)))
+        return self.path(key)
+
+    def load(self, key: str) -> CacheEntry | None:
+        """The entry ``(arrays, meta)`` (copies), or None."""
+        if key not in self._entries:
+            return None
+        arrays, meta = self._entries[key]
+        return {k: v.copy() for k, v in arrays.items()}, json.loads(json.dumps(meta))
+
+    def keys(self) -> list[str]:
+        """The keys of all entries, sorted."""
+        return sorted(self._entries)
+
+    def metadata(self, key: str) -> dict[str, Any] | None:
+        """The metadata of entry ``key`` (None if missing)."""
+        hit = self.load(key)
+        return None if hit is None else hit[1]
+
+
 def page_cache(scale: str | None = None) -> ResultCache:
     """The result cache a book page uses at ``scale`` (default ``GDLAB_SCALE``).
 
-    Quick scale: a fresh temporary folder, deleted when the interpreter exits, so the page
-    recomputes every number from the current code and never reads results of earlier runs.
-    Paper scale: the default cache (:func:`~gdlab.experiments.default_cache_dir`), where
-    ``python -m gdlab run NAME --scale paper`` stores its (long) runs.
+    Quick scale: a :class:`MemoryCache`, so the page recomputes every number from the current
+    code, never reads results of earlier runs and writes nothing. Paper scale: the default
+    on-disk cache (:func:`~gdlab.experiments.default_cache_dir`), where
+    ``python -m gdlab run NAME --scale paper`` stores its long runs.
     """
-    if get_scale(scale) == "paper":
-        return ResultCache()
-    folder = tempfile.mkdtemp(prefix="gdlab-page-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return ResultCache(folder)
+    return ResultCache() if get_scale(scale) == "paper" else MemoryCache()
 
 
 def _without_minor_ticks(fig: Figure) -> Figure:
