@@ -52,7 +52,7 @@ from gdlab.stepsize.certify import (
 from gdlab.stepsize.gd import train
 from gdlab.stepsize.mlp import MLPTrajectory, train_mlp
 from gdlab.stepsize.network import TwoLayerNet
-from gdlab.stepsize.phase import DIP_TOLERANCE, PLATEAU_TOLERANCE
+from gdlab.stepsize.phase import DIP_TOLERANCE, PLATEAU_TOLERANCE, rate_spread
 from gdlab.stepsize.theory import run_constants
 from gdlab.stepsize.trajectory import Trajectory
 
@@ -288,12 +288,8 @@ def _sweep_claims(
         )
     plateau = [k for k in reached if r_star[k] <= T // 2]
     if plateau:
-        half = steps >= T // 2
-        tail = np.maximum(steps[half], 1)
-        ratios = {}
-        for k in plateau:
-            etl = lrs[k] * tail * risk[k, half]
-            ratios[k] = float(etl.max() / etl.min())
+        spread = rate_spread(lrs, steps, risk)
+        ratios = {k: float(spread[k]) for k in plateau}
         worst = max(ratios, key=ratios.get)
         out.append(
             claim(

@@ -38,7 +38,6 @@ __all__ = [
     "max_neuron_slopes",
     "page_cache",
     "page_figures",
-    "plateau_ratios",
     "plot_rate_collapse",
     "settings_table",
     "settled_from",
@@ -287,20 +286,6 @@ def settled_from(steps: np.ndarray, ok: np.ndarray) -> int | None:
         return None
     bad = np.flatnonzero(~ok)
     return int(steps[0 if bad.size == 0 else bad[-1] + 1])
-
-
-def plateau_ratios(sweep: SweepResult) -> np.ndarray:
-    """``max / min`` of ``tilde-eta t L_t`` over the recorded steps ``t >= T/2``, per run (K,).
-
-    The per-run quantity of the Figure 2 recipe's "eta t L_t plateaus" claim (observation 2,
-    spec §5), whose ``measured`` value is the largest of these over the runs that reach eq. (4)
-    by ``T/2``; at most ``PLATEAU_TOLERANCE`` means that the ``1/(tilde-eta t)`` rate of
-    Theorem 4.1 has set in.
-    """
-    steps = sweep.traj.steps.numpy()
-    tail = steps >= int(steps[-1]) // 2
-    etl = sweep.lrs[:, None] * np.maximum(steps[tail], 1) * sweep.traj.risk.numpy()[:, tail]
-    return etl.max(axis=1) / etl.min(axis=1)
 
 
 def max_neuron_slopes(sweep: SweepResult, k: int) -> np.ndarray:
