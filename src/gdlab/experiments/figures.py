@@ -56,7 +56,7 @@ from gdlab.stepsize.phase import DIP_TOLERANCE, PLATEAU_TOLERANCE, rate_spread
 from gdlab.stepsize.theory import run_constants
 from gdlab.stepsize.trajectory import Trajectory
 
-__all__ = ["FIG1", "FIG2_IMAGES", "FIG2_XOR", "FIG3", "FIG4"]
+__all__ = ["FIG1", "FIG2_IMAGES", "FIG2_XOR", "FIG3", "FIG4", "fig2_runs"]
 
 U64 = 2.0**-53
 # Risk comparisons between runs allow the float64 evaluation error of L (a relative
@@ -325,7 +325,7 @@ def _sweep_claims(
 # ----------------------------------------------------------------------------- Figure 2
 
 
-def _fig2_runs(
+def fig2_runs(
     config: Config, ctx: RunContext
 ) -> dict[str, tuple[Trajectory, np.ndarray, np.ndarray]]:
     """The stepsize sweep of every activation of a Figure 2/3 config (cached units)."""
@@ -350,7 +350,7 @@ def _run_fig2(name: str, config: Config, ctx: RunContext) -> Result:
     ds = load_data(config["data"])
     arrays: dict[str, np.ndarray] = {}
     claims: list[dict[str, Any]] = []
-    for activation, (traj, _, _) in _fig2_runs(config, ctx).items():
+    for activation, (traj, _, _) in fig2_runs(config, ctx).items():
         net = TwoLayerNet.balanced(get_activation(activation), config["m"])
         claims += _sweep_claims(traj, net, ds, activation)
         for key in ("lr", "steps", "risk", "normalized_margin"):
@@ -383,7 +383,7 @@ def _run_fig3(config: Config, ctx: RunContext) -> Result:
 
     arrays: dict[str, np.ndarray] = {}
     claims = []
-    for activation, (traj, test_steps, test_acc) in _fig2_runs(config, ctx).items():
+    for activation, (traj, test_steps, test_acc) in fig2_runs(config, ctx).items():
         lrs = traj.lr.numpy()
         arrays[f"{activation}.lr"] = lrs
         arrays[f"{activation}.test_steps"] = test_steps

@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from gdlab.experiments.cache import CacheEntry, ResultCache
-from gdlab.experiments.figures import two_layer_runs
+from gdlab.experiments.figures import fig2_runs
 from gdlab.experiments.registry import Result, RunContext, load_data
 from gdlab.plotting import label_axes, stepsize_colors, subplots
 from gdlab.runtime import get_device, get_scale
@@ -197,21 +197,8 @@ def figure2_sweeps(
         )
     ds = load_data(config["data"])
     device = device if isinstance(device, torch.device) else get_device(device)
-    ctx = RunContext(device, cache)
     sweeps = {}
-    for activation, lrs in config["activations"].items():
-        traj, _, _ = two_layer_runs(
-            ctx,
-            config["data"],
-            activation,
-            config["m"],
-            lrs,
-            config["steps"],
-            init_scale=config["init_scale"],
-            seed=config["seed"],
-            record_every=config.get("record_every", 1),
-            checkpoints=config.get("checkpoints", 1),
-        )
+    for activation, (traj, _, _) in fig2_runs(config, RunContext(device, cache)).items():
         net = TwoLayerNet.balanced(get_activation(activation), config["m"])
         constants = [run_constants(traj.run(k), net, ds.X, ds.y) for k in range(traj.num_runs)]
         sweeps[activation] = SweepResult(ds, net, traj, constants)
