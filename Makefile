@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gdlab-installed
 JB_STRICT := -W -n --keep-going
+# Notebook kernels draw figures inline whatever backend the caller's environment selects.
+JB := MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter-book
 
 .PHONY: venv test book book-all paper lint format bench clean
 
@@ -21,16 +23,16 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . $(JB_STRICT)
+	$(JB) build . $(JB_STRICT)
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
 book-all: $(STAMP)
-	$(BIN)/jupyter-book build . $(JB_STRICT) --all
+	$(JB) build . $(JB_STRICT) --all
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
 paper: $(STAMP)
 	GDLAB_SCALE=paper $(BIN)/python -m gdlab run all --scale paper --out results/paper
-	GDLAB_SCALE=paper $(BIN)/jupyter-book build . $(JB_STRICT) --path-output _build/paper
+	GDLAB_SCALE=paper $(JB) build . $(JB_STRICT) --path-output _build/paper
 	@echo "Paper-scale book written to $(CURDIR)/_build/paper/_build/html/index.html"
 
 lint: $(STAMP)
