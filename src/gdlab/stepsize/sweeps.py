@@ -25,7 +25,7 @@ from gdlab.stepsize.network import TwoLayerNet
 from gdlab.stepsize.theory import ProblemConstants, run_constants
 from gdlab.stepsize.trajectory import Trajectory
 
-__all__ = ["LineFit", "SweepResult", "loglog_fit", "run_sweep"]
+__all__ = ["LineFit", "SweepResult", "loglog_fit", "run_sweep", "sweep_from_trajectory"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,19 @@ def run_sweep(
             w_star=w_star,
             meta={"dataset": dataset.name},
         )
+    return sweep_from_trajectory(dataset, net, traj, w_star=w_star, gamma=gamma)
+
+
+def sweep_from_trajectory(
+    dataset: Dataset,
+    net: TwoLayerNet,
+    traj: Trajectory,
+    *,
+    w_star: torch.Tensor | None = None,
+    gamma: float | None = None,
+) -> SweepResult:
+    """A :class:`SweepResult` from a record of ``net`` on ``dataset`` (e.g. a cached one): the
+    record with each run's Assumption 1-3 constants."""
     constants = [
         run_constants(traj.run(k), net, dataset.X, dataset.y, w_star=w_star, gamma=gamma)
         for k in range(traj.num_runs)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Trajectory"]
+__all__ = ["Trajectory", "concatenate"]
 
 
 @dataclass
@@ -94,3 +94,33 @@ class Trajectory:
                 for name, value in self.__dict__.items()
             }
         )
+
+
+def concatenate(parts: list[Trajectory]) -> Trajectory:
+    """Consecutive GD segments (each started from the previous ``w_final``) as one record.
+
+    The first recorded step of every later segment repeats the last step of the one before and
+    is dropped; its steps are shifted by the steps already taken.
+    """
+    if not parts:
+        raise ValueError("concatenate needs at least one segment")
+    offsets = [0]
+    for p in parts[:-1]:
+        offsets.append(offsets[-1] + int(p.steps[-1]))
+    out: dict = {}
+    for name, value in parts[0].__dict__.items():
+        if name == "steps":
+            out[name] = torch.cat(
+                [p.steps[i > 0 :] + o for i, (p, o) in enumerate(zip(parts, offsets, strict=True))]
+            )
+        elif name in ("lr", "eta"):
+            out[name] = value
+        elif name == "w_final":
+            out[name] = parts[-1].w_final
+        elif name == "meta":
+            out[name] = {**value, "steps": offsets[-1] + int(parts[-1].steps[-1])}
+        elif isinstance(value, torch.Tensor):
+            out[name] = torch.cat([getattr(p, name)[:, i > 0 :] for i, p in enumerate(parts)], 1)
+        else:
+            out[name] = value
+    return Trajectory(**out)

@@ -1,0 +1,243 @@
+"""Studies: one per chapter, each a computation with a quick and a paper configuration.
+
+A :class:`Study` names its chapter, its two configurations (plain JSON data), a
+``run(config, ctx) -> Result`` function and a ``plot(result) -> {name: Figure}`` function.
+:func:`run_study` returns the cached :class:`Result` of a study at a scale, or runs it and caches
+it. Inside ``run`` every unit of work (a batch of GD or SGD runs) is cached separately through
+:meth:`RunContext.cached`, so a killed run restarts from its finished units and studies share
+the runs they have in common.
+
+A :class:`Result` is everything a chapter shows, as plain data: arrays for the figures,
+``values`` (the numbers the prose glues), ``tables`` and the ``claims``. It is stored as one
+cache entry, so a page loads what the command line computed, and nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from gdlab.claims import ClaimTable
+from gdlab.experiments.cache import ResultCache, cache_key
+from gdlab.runtime import get_device, get_scale
+from gdlab.tables import Table
+
+__all__ = ["Config", "Result", "RunContext", "Study", "pack", "result_key", "run_study", "unpack"]
+
+Config = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass
+class RunContext:
+    """What a study's ``run`` gets besides its config: device, cache, progress bars."""
+
+    device: torch.device
+    cache: ResultCache
+    progress: bool = False
+
+    def cached(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """One unit of work, cached under ``(name, config)``."""
+        return self.cache.get_or_compute(name, config, compute)
+
+    def steps(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+        """``items`` with a progress bar when the context shows progress (the CLI on a tty)."""
+        if not self.progress:
+            yield from items
+            return
+        from tqdm import tqdm
+
+        yield from tqdm(items, desc=desc, total=total, leave=False)
+
+
+def _plain(value: Any) -> Any:
+    """JSON data from NumPy scalars, tuples and nested containers (non-finite floats to None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"result values must be JSON data, got {type(value).__name__}: {value!r}")
+
+
+@dataclass
+class Result:
+    """What a chapter shows, as plain data (see the module docstring).
+
+    ``values`` maps names to JSON data (numbers to glue, short lists); ``tables`` maps names to
+    :class:`~gdlab.tables.Table`; ``claims`` is the chapter's :class:`~gdlab.claims.ClaimTable`.
+    """
+
+    study: str
+    scale: str
+    config: Config
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+    claims: ClaimTable = field(default_factory=ClaimTable)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = _plain(self.values)
+
+    def check(self) -> ClaimTable:
+        """The claims, after raising :class:`~gdlab.claims.ClaimFailure` if one fails."""
+        return self.claims.check()
+
+    def glue(self, prefix: str = "") -> None:
+        """Glue every scalar value (int, float, str) for the page's prose, as ``prefix + name``.
+
+        Floats are glued as plain Python floats, ints as ints (myst-nb formats them in the text).
+        """
+        from myst_nb import glue
+
+        for name, value in self.values.items():
+            if isinstance(value, bool):
+                glue(prefix + name, str(value).lower(), display=False)
+            elif isinstance(value, int | float | str):
+                glue(prefix + name, value, display=False)
+
+    def to_entry(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``(arrays, metadata)`` for the result cache; :meth:`from_entry` inverts it."""
+        stored = {
+            "kind": "study",
+            "study": self.study,
+            "scale": self.scale,
+            "config": self.config,
+            "values": self.values,
+            "tables": {k: t.to_dict() for k, t in self.tables.items()},
+            "claims": self.claims.to_dict(),
+            "meta": _plain(self.meta),
+        }
+        return self.arrays, stored
+
+    @classmethod
+    def from_entry(cls, arrays: Mapping[str, np.ndarray], stored: Mapping[str, Any]) -> Result:
+        """Inverse of :meth:`to_entry`."""
+        return cls(
+            study=stored["study"],
+            scale=stored["scale"],
+            config=stored["config"],
+            arrays=dict(arrays),
+            values=stored["values"],
+            tables={k: Table.from_dict(t) for k, t in stored["tables"].items()},
+            claims=ClaimTable.from_dict(stored["claims"]),
+            meta=dict(stored["meta"]),
+        )
+
+
+@dataclass(frozen=True)
+class Study:
+    """A chapter's computation: two configurations, ``run`` and ``plot`` (module docstring)."""
+
+    name: str
+    title: str
+    chapter: str
+    quick: Config
+    paper: Config
+    run: Callable[[Config, RunContext], Result] = field(repr=False)
+    plot: Callable[[Result], dict[str, Figure]] = field(repr=False)
+    resolve: Callable[[Config], Config] = field(default=dict, repr=False)
+
+    def config(self, scale: str | None = None) -> Config:
+        """The configuration of ``scale`` (default: ``GDLAB_SCALE``), resolved (e.g. the
+        dataset actually available)."""
+        return self.resolve(self.paper if get_scale(scale) == "paper" else self.quick)
+
+
+def result_key(study: Study, scale: str | None = None) -> str:
+    """The cache key of ``study``'s result at ``scale``."""
+    scale = get_scale(scale)
+    config = study.config(scale)
+    return cache_key("study", {"study": study.name, "scale": scale, "config": config})
+
+
+def run_study(
+    study: Study,
+    scale: str | None = None,
+    device: str | torch.device | None = None,
+    cache: ResultCache | None = None,
+    *,
+    progress: bool = False,
+    refresh: bool = False,
+) -> Result:
+    """The result of ``study`` at ``scale`` (default ``GDLAB_SCALE``), from the cache if there.
+
+    ``refresh=True`` recomputes the result (its cached units of work are still reused). The
+    result's ``meta`` records the device, the wall time and whether it came from the cache.
+    """
+    scale = get_scale(scale)
+    config = study.config(scale)
+    device = device if isinstance(device, torch.device) else get_device(device)
+    cache = cache or ResultCache()
+    key = result_key(study, scale)
+    hit = None if refresh else cache.load(key)
+    if hit is not None:
+        result = Result.from_entry(*hit)
+        result.meta["from_cache"] = True
+        return result
+    start = time.perf_counter()
+    result = study.run(config, RunContext(device, cache, progress))
+    result = dataclasses.replace(result, study=study.name, scale=scale, config=config)
+    result.meta.update(
+        device=device.type,
+        seconds=time.perf_counter() - start,
+        note=config.get("note", ""),
+    )
+    cache.save(key, *result.to_entry())
+    result.meta["from_cache"] = False
+    return result
+
+
+def pack(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A dataclass of tensors (e.g. a ``Trajectory``) as ``(arrays, meta)`` for the cache.
+
+    Tensor fields become arrays, lists of tensors ``name.0, name.1, ...``, ``None`` fields are
+    omitted, the ``meta`` field is the metadata.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, torch.Tensor):
+            arrays[f.name] = value.detach().cpu().numpy()
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                arrays[f"{f.name}.{i}"] = item.detach().cpu().numpy()
+    return arrays, dict(getattr(obj, "meta", {}))
+
+
+def unpack(cls: type[T], arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> T:
+    """Inverse of :func:`pack`."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name == "meta":
+            kwargs["meta"] = dict(meta)
+        elif f.name in arrays:
+            kwargs[f.name] = torch.from_numpy(np.array(arrays[f.name]))
+        else:
+            items = sorted(
+                (int(k.rsplit(".", 1)[1]), v)
+                for k, v in arrays.items()
+                if k.startswith(f"{f.name}.")
+            )
+            if items:
+                kwargs[f.name] = [torch.from_numpy(np.array(v)) for _, v in items]
+    return cls(**kwargs)
