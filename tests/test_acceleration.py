@@ -11,6 +11,7 @@ import torch
 
 from gdlab import data
 from gdlab.plotting import acceleration as plots
+from gdlab.stats import loglog_fit
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.acceleration import (
     BudgetStudy,
@@ -22,7 +23,6 @@ from gdlab.stepsize.acceleration import (
 )
 from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.network import TwoLayerNet
-from gdlab.stepsize.sweeps import loglog_fit
 from gdlab.stepsize.theory import ProblemConstants
 
 matplotlib.use("Agg")

@@ -72,7 +72,8 @@ class Claim:
     name, source : what is claimed and where (``"Lemma A.14 upper"``, ``"Lemma A.14"``).
     measured : the measured value (for a claim checked at every step: the value at the worst
         step, see ``step``); None or NaN when nothing could be measured.
-    bound : the bound or target (a pair ``(low, high)`` for ``relation="in"``).
+    bound : the bound or target (a pair ``(low, high)`` for ``relation="in"``); may be None
+        only for an untestable claim.
     relation : one of :data:`RELATIONS`: ``measured <relation> bound``.
     tol, tol_reason : the allowance in the measured quantity's units, and why it is there
         (float64 rounding, a statistical error, a theorem's own slack). A nonzero ``tol``
@@ -112,13 +113,14 @@ class Claim:
             raise ValueError(f"tol must be finite and >= 0 for claim {self.name!r}, got {tol!r}")
         if tol > 0 and not self.tol_reason:
             raise ValueError(f"claim {self.name!r} has tol={tol!r} but no tol_reason")
-        bound = self._checked_bound()
+        untested = measured is None
+        bound = None if untested and self.bound is None else self._checked_bound()
         object.__setattr__(self, "measured", measured)
         object.__setattr__(self, "tol", tol)
         object.__setattr__(self, "bound", bound)
         object.__setattr__(self, "trivial", _number("trivial", self.trivial))
         object.__setattr__(self, "step", None if self.step is None else int(self.step))
-        if measured is None:
+        if untested:
             if not self.needs:
                 raise ValueError(f"claim {self.name!r} measured nothing: say what it needs")
             object.__setattr__(self, "status", "untestable")
@@ -197,9 +199,11 @@ class Claim:
         if self.relation == "in":
             low, high = self.bound  # type: ignore[misc]
             text = f"in [{format_cell(low)}, {format_cell(high)}]"
+        elif self.bound is None:
+            return "-"
         else:
             text = f"{self.relation} {format_cell(self.bound)}"
-        return text + (f" ± {format_cell(self.tol)}" if self.tol else "")
+        return text + (f" (tol {format_cell(self.tol)})" if self.tol else "")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (computed fields included); :meth:`from_dict` recomputes them."""

@@ -14,8 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab.plotting import label_axes, stepsize_colors, subplots
+from gdlab.stats import LineFit
 from gdlab.stepsize.acceleration import BudgetStudy, FirstPhaseStudy
-from gdlab.stepsize.sweeps import LineFit
 
 __all__ = [
     "average_risk_figure",

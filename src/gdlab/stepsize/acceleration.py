@@ -30,11 +30,12 @@ import numpy as np
 import torch
 
 from gdlab.data import Dataset, max_margin_direction
+from gdlab.stats import LineFit, loglog_fit
 from gdlab.stepsize import certify
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.certify import Verdict, VerdictTable
 from gdlab.stepsize.network import TwoLayerNet
-from gdlab.stepsize.sweeps import LineFit, SweepResult, loglog_fit, run_sweep
+from gdlab.stepsize.sweeps import SweepResult, run_sweep
 from gdlab.stepsize.theory import ProblemConstants
 
 __all__ = [

@@ -52,23 +52,20 @@ step apart. Each verdict's note says so.
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import overload
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from gdlab.claims import Claim, ClaimTable
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.margins import gamma_b, gamma_c
 from gdlab.stepsize.theory import Array, ProblemConstants
 from gdlab.stepsize.trajectory import Trajectory
 
 __all__ = [
-    "Verdict",
-    "VerdictTable",
     "certify_first_phase",
     "certify_stable_phase",
     "first_step_condition4",
@@ -79,154 +76,25 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of checking one claim on one run.
-
-    Attributes
-    ----------
-    claim : what is checked, e.g. ``"risk non-increasing after r*"``.
-    source : where the claim is stated, e.g. ``"Theorem 2.2, eq. (4)"``.
-    measured : the measured value at the tightest recorded step (for monotonicity claims the
-        most adverse increment; for reached-threshold claims the step itself, NaN if never).
-    bound : the bound at that step (None when the claim has no numeric bound).
-    holds : whether the claim holds at every checked step, rounding allowance included.
-    worst_slack : ``min_t (bound_t + allowance_t - measured_t) / scale_t`` (sides flipped for
-        lower bounds): ``>= 0`` iff the claim holds. ``scale_t = |bound_t|`` (a relative slack)
-        unless the note says the slack is absolute. None for reached-threshold claims.
-    step : the GD step of ``measured`` (for an increment, the later step of its pair; None if
-        there is none).
-    note : hypotheses, counts, subsampling and assumption caveats.
-    """
-
-    claim: str
-    source: str
-    measured: float
-    bound: float | None
-    holds: bool
-    worst_slack: float | None
-    step: int | None
-    note: str = ""
-
-
-def _fmt(x: float | int | None) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, bool | int | np.integer):
-        return str(int(x))
-    return f"{x:.3g}"
-
-
-_COLUMNS = ("claim", "source", "measured", "bound", "holds", "worst slack", "step", "note")
-
-
-class VerdictTable(Sequence[Verdict]):
-    """An immutable list of :class:`Verdict` rows, rendered as a table in notebooks.
-
-    Index by position or by claim name (``table["Lemma A.9"]``). ``skipped`` lists claims that
-    could not be checked on this record, with the reason; ``facts`` holds measurements that
-    are not claims (``r*``, ``s*``, thresholds), None where a step was never reached.
-    """
-
-    def __init__(
-        self,
-        rows: Sequence[Verdict] = (),
-        skipped: Sequence[str] = (),
-        facts: dict[str, float | int | None] | None = None,
-    ) -> None:
-        for row in rows:
-            if not isinstance(row, Verdict):
-                raise TypeError(f"VerdictTable rows must be Verdict, got {type(row).__name__}")
-        self._rows = tuple(rows)
-        self.skipped = tuple(skipped)
-        self.facts = dict(facts or {})
-
-    @overload
-    def __getitem__(self, key: int | str) -> Verdict: ...
-    @overload
-    def __getitem__(self, key: slice) -> VerdictTable: ...
-    def __getitem__(self, key: int | str | slice) -> Verdict | VerdictTable:
-        if isinstance(key, str):
-            for row in self._rows:
-                if row.claim == key:
-                    return row
-            raise KeyError(f"no claim {key!r}; claims: {[r.claim for r in self._rows]}")
-        if isinstance(key, slice):
-            return VerdictTable(self._rows[key])
-        return self._rows[key]
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self) -> Iterator[Verdict]:
-        return iter(self._rows)
-
-    def __add__(self, other: VerdictTable) -> VerdictTable:
-        if not isinstance(other, VerdictTable):
-            return NotImplemented
-        return VerdictTable(
-            self._rows + other._rows, self.skipped + other.skipped, {**self.facts, **other.facts}
-        )
-
-    @property
-    def all_hold(self) -> bool:
-        """Whether every checked claim holds."""
-        return all(row.holds for row in self._rows)
-
-    def to_records(self) -> list[dict]:
-        """Rows as plain dicts for JSON (non-finite floats become None)."""
-
-        def clean(value: object) -> object:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            return value
-
-        return [{k: clean(v) for k, v in asdict(row).items()} for row in self._rows]
-
-    def _cells(self, row: Verdict) -> list[str]:
-        return [
-            row.claim,
-            row.source,
-            _fmt(row.measured),
-            _fmt(row.bound),
-            "yes" if row.holds else "NO",
-            _fmt(row.worst_slack),
-            _fmt(row.step),
-            row.note,
-        ]
-
-    def _repr_markdown_(self) -> str:
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|")
-
-        lines = [f"{esc(self._facts_line())}\n"] if self.facts else []
-        lines += ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-        lines += ["| " + " | ".join(esc(c) for c in self._cells(r)) + " |" for r in self._rows]
-        lines += [f"\nnot checked: {esc(s)}" for s in self.skipped]
-        return "\n".join(lines)
-
-    def _facts_line(self) -> str:
-        return "; ".join(
-            f"{k} = {'never reached' if v is None else _fmt(v)}" for k, v in self.facts.items()
-        )
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in _COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>"
-            for r in self._rows
-        )
-        skipped = "".join(f"<p>not checked: {html.escape(s)}</p>" for s in self.skipped)
-        facts = f"<p>{html.escape(self._facts_line())}</p>" if self.facts else ""
-        table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        return facts + table + skipped
-
-    def __str__(self) -> str:
-        return self._repr_markdown_()
-
-    def __repr__(self) -> str:
-        return f"VerdictTable({len(self)} claims, all_hold={self.all_hold})"
-
+#: Why every certificate carries a tolerance (the float model of the module docstring).
+ROUNDING_REASON = "float rounding allowance of the recorded values (gdlab.stepsize.certify)"
+#: The claims of :func:`certify_stable_phase` that need eq. (5), with their sources.
+AFTER_S_STAR = (
+    ("norm non-decreasing after s*", "Theorem 2.2 (Lemma A.8)"),
+    ("gamma^c non-decreasing after s*", "Theorem 2.2 (Lemma A.13)"),
+    ("Lemma A.8", "Lemma A.8"),
+    ("Lemma A.13", "Lemma A.13"),
+    ("Lemma A.14 lower", "Lemma A.14"),
+    ("Lemma A.14 upper", "Lemma A.14"),
+    ("Lemma A.15 lower", "Lemma A.15"),
+    ("Lemma A.15 upper", "Lemma A.15"),
+)
+#: The per-step claims of :func:`certify_first_phase` that need ``<w_t, bar-w_*>``.
+PER_STEP_FIRST_PHASE = (
+    ("Lemma C.3 perceptron step", "Lemma C.3"),
+    ("Lemma B.1", "Lemma B.1"),
+    ("Lemma B.2", "Lemma B.2"),
+)
 
 # ----------------------------------------------------------------------------- the record
 
@@ -422,26 +290,49 @@ def _inequality(
     note: str,
     *,
     relative: bool = True,
-) -> Verdict:
-    """A verdict for inequalities checked at ``steps``: the worst slack over steps and sides."""
-    best: tuple[float, float, float, int] | None = None
-    holds = True
+) -> Claim:
+    """A claim for inequalities checked at ``steps``: the side and step of the least slack.
+
+    The slack of a step is ``(bound - value + allowance) / scale`` (sides flipped for lower
+    bounds), with ``scale = |bound|`` if ``relative``; the claim states the step where it is
+    least, so it holds iff the inequality holds, allowance included, at every step.
+    """
+    best: tuple[float, float, float, float, int, bool] | None = None
     for side in sides:
         # an infinite bound on the permissive side (a vacuous bound) holds trivially
         vacuous = np.isposinf(side.bound) if side.upper else np.isneginf(side.bound)
         with np.errstate(invalid="ignore"):
             gap = side.bound - side.value if side.upper else side.value - side.bound
             scale = np.abs(side.bound) if relative else np.ones_like(side.bound)
-            ok = vacuous | (gap + side.allow >= 0)
             slack = np.where(vacuous, np.inf, (gap + side.allow) / np.where(scale > 0, scale, 1.0))
-        holds &= bool(np.all(ok))
         k = int(np.argmin(slack))
         if best is None or slack[k] < best[0]:
-            best = (float(slack[k]), float(side.value[k]), float(side.bound[k]), int(steps[k]))
+            best = (
+                float(slack[k]),
+                float(side.value[k]),
+                float(side.bound[k]),
+                float(side.allow[k]),
+                int(steps[k]),
+                side.upper,
+            )
     assert best is not None
-    slack, measured, bound, step = best
-    kind = "relative" if relative else "absolute"
-    return Verdict(claim, source, measured, bound, holds, slack, step, f"{note}; {kind} slack")
+    _, measured, bound, allow, step, upper = best
+    return Claim(
+        claim,
+        source,
+        measured,
+        bound,
+        relation="<=" if upper else ">=",
+        tol=allow,
+        tol_reason=ROUNDING_REASON,
+        step=step,
+        note=f"{note}; least {'relative' if relative else 'absolute'} slack at this step",
+    )
+
+
+def _untestable(claim: str, source: str, needs: str) -> Claim:
+    """A claim whose hypothesis never held in the record: ``needs`` says what it would need."""
+    return Claim(claim, source, None, None, needs=needs)
 
 
 def _assumption_notes(c: ProblemConstants, *, radius: bool) -> str:
@@ -473,26 +364,27 @@ def _monotone(
     *,
     increasing: bool,
     note: str,
-) -> Verdict:
-    """A verdict that a series is non-decreasing (``increasing``) or non-increasing on ``pairs``;
-    ``measured`` is the most adverse increment, the slack ``allow - adverse`` is absolute."""
+) -> Claim:
+    """A claim that a series is non-decreasing (``increasing``) or non-increasing on ``pairs``,
+    stated at the pair where the allowance minus the adverse increment is least."""
     adverse = -increment if increasing else increment
-    k = int(np.argmax(adverse))
     slack = allow - adverse
+    k = int(np.argmin(slack))
     bad = int(np.sum(slack < 0))
     within = int(np.sum((adverse > 0) & (slack >= 0)))
     word = "decrements" if increasing else "increments"
-    return Verdict(
+    return Claim(
         claim,
         source,
         float(increment[k]),
         0.0,
-        bad == 0,
-        float(np.min(slack)),
-        int(r.steps[pairs[k] + 1]),
-        f"{bad} {word} beyond the rounding allowance, {within} within it "
-        f"(max allowance {float(np.max(allow)):.3g}) over {pairs.size} recorded pairs"
-        f"{_subsample_note(r)}; absolute slack; {note}",
+        relation=">=" if increasing else "<=",
+        tol=float(allow[k]),
+        tol_reason=ROUNDING_REASON,
+        step=int(r.steps[pairs[k] + 1]),
+        note=f"{bad} {word} beyond the rounding allowance, {within} within it "
+        f"(most adverse {float(np.max(adverse)):.3g}, max allowance {float(np.max(allow)):.3g}) "
+        f"over {pairs.size} recorded pairs{_subsample_note(r)}; {note}",
     )
 
 
@@ -507,7 +399,7 @@ def _log_gamma_c_sensitivity(c: ProblemConstants, log_risk: Array) -> Array:
 # ----------------------------------------------------------------------------- stable phase
 
 
-def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTable:
+def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> ClaimTable:
     """Verdicts on Theorem 2.2 and Lemmas A.3, A.7-A.10, A.13-A.15 for one run (spec §7).
 
     Facts: ``"r*"``, ``"s*"`` (first recorded steps satisfying eqs. (4), (5); None if never)
@@ -520,14 +412,13 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     ``"Lemma A.15 lower"``, ``"Lemma A.15 upper"`` (with ``s = s*``; A.15's ``B_0`` from
     :func:`~gdlab.stepsize.theory.lemma_a12_b0`). Theorem 2.2 holds for the radius-R
     constants in ``c``, so no rescaling is needed. Claims whose hypothesis never holds in the
-    record are listed in ``VerdictTable.skipped``. Every comparison includes the rounding
+    record are ``untestable`` claims saying what they need. Every comparison includes the rounding
     allowance derived in the module docstring.
     """
     r = _run(traj_run, c)
     e = _rounding(r, c)
     base = _assumption_notes(c, radius=False) + f"; R = {c.R:.4g}"
-    rows: list[Verdict] = []
-    skipped: list[str] = []
+    rows: list[Claim] = []
     lr, rho = c.lr, c.rho
     S = r.steps.size
     one = np.flatnonzero(r.gap == 1)  # pair indices i with t_{i+1} = t_i + 1
@@ -537,7 +428,13 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     ri = _first_index(r.log_risk, thr4)
     allow_L = _risk_increase_allowance(r, e, c)
     if ri is None or ri >= S - 1:
-        skipped.append("risk non-increasing after r*: eq. (4) not reached before the last step")
+        rows.append(
+            _untestable(
+                "risk non-increasing after r*",
+                "Theorem 2.2, eq. (4)",
+                "eq. (4) reached before the last step",
+            )
+        )
     else:
         pairs = np.arange(ri, S - 1)
         dL = r.risk[pairs + 1] - r.risk[pairs]
@@ -556,7 +453,9 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
 
     a3 = one[r.risk[one] <= 1 / (lr * rho**2)]
     if a3.size == 0:
-        skipped.append("Lemma A.3: no one-step pair with L_t <= 1/(lr rho^2)")
+        rows.append(
+            _untestable("Lemma A.3", "Lemma A.3", "a one-step pair with L_t <= 1/(lr rho^2)")
+        )
     else:
         lower, upper = th.lemma_a3_bounds(c, r.risk[a3], r.grad_norm_sq[a3])
         dL = r.risk[a3 + 1] - r.risk[a3]
@@ -597,7 +496,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     ell = th._log_scaled_risk(c, r.log_risk)
     a7 = np.flatnonzero(ell <= 0)
     if a7.size == 0:
-        skipped.append("Lemma A.7: L_t <= 1/(2 n e^kappa) never holds")
+        rows.append(_untestable("Lemma A.7", "Lemma A.7", "a step with L_t <= 1/(2 n e^kappa)"))
     else:
         bound = th.lemma_a7_lower_bound(c, r.log_risk[a7])
         allow = e.err_v[a7] + r.risk[a7] * np.abs(ell[a7] + 1) * e.eps_log_L[a7]
@@ -613,7 +512,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
 
     a9 = np.flatnonzero(r.log_risk <= -math.log(2 * c.n))
     if a9.size == 0:
-        skipped.append("Lemma A.9: L_t <= 1/(2n) never holds")
+        rows.append(_untestable("Lemma A.9", "Lemma A.9", "a step with L_t <= 1/(2n)"))
     else:
         lower, upper = th.lemma_a9_bounds(c, r.log_risk[a9], r.min_margin[a9])
         allow = e.E_q[a9] + e.eps_log_L[a9]
@@ -631,7 +530,9 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
 
     a10 = np.flatnonzero(ell <= -2)
     if a10.size == 0:
-        skipped.append("Lemma A.10: L_t <= 1/(2 n e^(kappa+2)) never holds")
+        rows.append(
+            _untestable("Lemma A.10", "Lemma A.10", "a step with L_t <= 1/(2 n e^(kappa+2))")
+        )
     else:
         gb = gamma_b(r.log_risk[a10], r.norm[a10], c)
         gbar, gca = r.gamma_bar[a10], gc[a10]
@@ -656,8 +557,11 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
         )
 
     if si is None or si >= S - 1:
-        skipped.append("claims after s*: eq. (5) not reached before the last step")
-        return VerdictTable(rows, skipped, facts)
+        rows += [
+            _untestable(name, source, "eq. (5) reached before the last step")
+            for name, source in AFTER_S_STAR
+        ]
+        return ClaimTable(rows, facts)
 
     pairs = np.arange(si, S - 1)
     s_note = f"s* = {int(r.steps[si])}; {base}"
@@ -692,7 +596,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
 
     a8 = one[(ell[one] <= 0) & (r.log_risk[one] <= -math.log(lr * (4 * rho**2 + 2 * c.beta)))]
     if a8.size == 0:
-        skipped.append("Lemma A.8: no one-step pair in its hypothesis")
+        rows.append(_untestable("Lemma A.8", "Lemma A.8", "a one-step pair in its hypothesis"))
     else:
         lower, upper = th.lemma_a8_bounds(c, r.log_risk[a8], r.v[a8])
         d2 = r.norm[a8 + 1] ** 2 - r.norm[a8] ** 2
@@ -723,7 +627,11 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
     underflow = int(np.sum(~representable))
     a13 = a13[representable]
     if a13.size == 0:
-        skipped.append("Lemma A.13: no one-step pair after s* with (rho_t/v_t)^2 in range")
+        rows.append(
+            _untestable(
+                "Lemma A.13", "Lemma A.13", "a one-step pair after s* with (rho_t/v_t)^2 in range"
+            )
+        )
     else:
         rho0, rho1, v, mu2 = r.norm[a13], r.norm[a13 + 1], r.v[a13], r.mu_norm_sq[a13]
         rhs = th.lemma_a13_lower_bound(rho0, rho1, v, mu2)
@@ -807,13 +715,13 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTa
             f"rho_t <= log[(1/L_s + 3 lr rho^2 (t-s))/(2ne^kappa)]/gamma^c_s; {a14}",
         )
     )
-    return VerdictTable(rows, skipped, facts)
+    return ClaimTable(rows, facts)
 
 
 # ----------------------------------------------------------------------------- first phase
 
 
-def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTable:
+def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> ClaimTable:
     """Verdicts on Theorem 3.2, Lemmas B.1, B.2, C.3 and Theorem 4.1 for one run (spec §7).
 
     Needs Assumption 3 (``c.gamma``), ``alpha > 0``, ``c.w0_norm`` equal to the run's
@@ -846,8 +754,7 @@ def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTab
             "build the constants with run_constants"
         )
     base = _assumption_notes(c, radius=True)
-    rows: list[Verdict] = []
-    skipped: list[str] = []
+    rows: list[Claim] = []
     m, eta, lr, alpha, gamma = c.m, c.eta, c.lr, c.alpha, c.gamma
     T = int(r.steps[-1])
     t = np.arange(1, T + 1, dtype=np.float64)
@@ -887,10 +794,10 @@ def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTab
     )
 
     if r.w_star_inner is None:
-        skipped.append(
-            "Lemmas B.1, B.2, C.3 per step: the run did not record w_star_inner "
-            "(train(..., w_star=...))"
-        )
+        rows += [
+            _untestable(name, source, "a record of <w_t, bar-w_*> (train(..., w_star=...))")
+            for name, source in PER_STEP_FIRST_PHASE
+        ]
     else:
         # D_t = <-grad L_t, bar-w_*> from the recorded <w_t, bar-w_*> (||bar-w_*|| = sqrt m).
         inner = r.w_star_inner
@@ -912,7 +819,13 @@ def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTab
         c1, c2 = th.theoremb3_comparator(c, T)
         err_g2 = e.err_g2[:-1]
         if c1 < 0:
-            skipped.append(f"Lemma B.1: its comparator needs gamma^2 eta T >= e^-kappa (T = {T})")
+            rows.append(
+                _untestable(
+                    "Lemma B.1",
+                    "Lemma B.1",
+                    f"gamma^2 eta T >= e^-kappa for its comparator (T = {T})",
+                )
+            )
         else:
             lhs = -c1 * D + r.v[:-1]
             rhs = 1 / (gamma**2 * eta * T) - r.risk[:-1]
@@ -952,32 +865,36 @@ def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTab
         "rate peak": None,
     }
     if si is None and T < tau:
-        skipped.append(
-            f"s* <= tau (Theorem 4.1): inconclusive, the width-free eq. (5) is not reached "
-            f"within T = {T} < tau = {tau:.4g} steps"
+        rows.append(
+            _untestable(
+                "s* <= tau (Theorem 4.1)",
+                "Theorem 4.1",
+                f"the width-free eq. (5) reached, or T >= tau = {tau:.4g} (T = {T})",
+            )
         )
     else:
         s = T + 1 if si is None else int(r.steps[si])
         reached = "" if si is not None else f", not reached by T = {T} >= tau"
         rows.append(
-            Verdict(
+            Claim(
                 "s* <= tau (Theorem 4.1)",
                 "Theorem 4.1",
-                math.nan if si is None else float(s),
+                float(s),
                 tau,
-                s <= tau,
-                (tau - s) / tau,
-                _step_at(r, si),
-                f"s* = first step with L_t <= {thr:.4g} (width-free eq. (5)){reached}; "
-                f"relative slack; {base}",
+                step=_step_at(r, si),
+                note=f"s* = first step with L_t <= {thr:.4g} (width-free eq. (5)){reached}; {base}",
             )
         )
 
     if si is None or si >= T:
-        skipped.append(
-            "Theorem 4.1 rate: the width-free eq. (5) is not reached before the last step"
+        rows.append(
+            _untestable(
+                "Theorem 4.1 rate",
+                "Theorem 4.1 / Lemma C.4 (spec §6.4)",
+                "the width-free eq. (5) reached before the last step",
+            )
         )
-        return VerdictTable(rows, skipped, facts)
+        return ClaimTable(rows, facts)
     s = int(r.steps[si])
     later = np.arange(si + 1, T + 1)
     scaled = r.risk[later] * (later - s) * alpha**2 * gamma**2 * eta
@@ -997,4 +914,4 @@ def certify_first_phase(traj_run: Trajectory, c: ProblemConstants) -> VerdictTab
             f"{'holds' if peak <= printed else 'FAILS'}; s* = {s}; {base}",
         )
     )
-    return VerdictTable(rows, skipped, facts)
+    return ClaimTable(rows, facts)

@@ -5,7 +5,6 @@ dataset (:func:`gdlab.stepsize.gd.train`), attaches to every run its
 :class:`~gdlab.stepsize.theory.ProblemConstants`, and answers the questions every chapter asks of a
 run: where does the risk become monotone in fact (:meth:`SweepResult.monotone_from`), where do
 conditions (4) and (5) first hold, and do the certificates of :mod:`gdlab.stepsize.certify` pass.
-:func:`loglog_fit` fits the power laws the chapters report (rates, exit times).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from gdlab.claims import ClaimTable
 from gdlab.data import Dataset
 from gdlab.stepsize import certify
 from gdlab.stepsize.gd import train
@@ -25,53 +25,7 @@ from gdlab.stepsize.network import TwoLayerNet
 from gdlab.stepsize.theory import ProblemConstants, run_constants
 from gdlab.stepsize.trajectory import Trajectory
 
-__all__ = ["LineFit", "SweepResult", "loglog_fit", "run_sweep", "sweep_from_trajectory"]
-
-
-@dataclass(frozen=True)
-class LineFit:
-    """Least-squares line ``log y = slope * log x + intercept`` (natural logs)."""
-
-    slope: float
-    intercept: float
-    r2: float
-
-    def __call__(self, x: np.ndarray | float) -> np.ndarray:
-        """The fitted power law ``exp(intercept) * x**slope``."""
-        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
-
-
-def loglog_fit(
-    x: Sequence[float] | np.ndarray,
-    y: Sequence[float] | np.ndarray | None = None,
-    *,
-    log_y: Sequence[float] | np.ndarray | None = None,
-) -> LineFit:
-    """Fit ``y ~ C x^slope`` by least squares on ``(log x, log y)``; needs >= 2 points.
-
-    Give either ``y > 0`` or its natural log ``log_y`` (for risks below the float64 range, which
-    the engine records exactly as ``log L``).
-    """
-    if (y is None) == (log_y is None):
-        raise ValueError("give exactly one of y and log_y")
-    x_arr = np.asarray(x, dtype=float)
-    if y is not None:
-        y_arr = np.asarray(y, dtype=float)
-        if np.any(y_arr <= 0):
-            raise ValueError("loglog_fit needs y > 0 (pass log_y for underflowing values)")
-        ly = np.log(y_arr)
-    else:
-        ly = np.asarray(log_y, dtype=float)
-    if x_arr.shape != ly.shape or x_arr.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x_arr.shape}, {ly.shape}")
-    if x_arr.size < 2 or np.any(x_arr <= 0) or not np.all(np.isfinite(ly)):
-        raise ValueError("loglog_fit needs at least two points with x > 0 and finite log y")
-    lx = np.log(x_arr)
-    slope, intercept = np.polyfit(lx, ly, 1)
-    resid = ly - (slope * lx + intercept)
-    total = float(np.sum((ly - ly.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else 1.0
-    return LineFit(float(slope), float(intercept), r2)
+__all__ = ["SweepResult", "run_sweep", "sweep_from_trajectory"]
 
 
 @dataclass
@@ -120,7 +74,7 @@ class SweepResult:
         return certify.first_step_condition5(self.run(k), self.constants[k])
 
     @cached_property
-    def stable_verdicts(self) -> list[certify.VerdictTable]:
+    def stable_verdicts(self) -> list[ClaimTable]:
         """:func:`~gdlab.stepsize.certify.certify_stable_phase` of every run (Theorem 2.2)."""
         return [certify.certify_stable_phase(self.run(k), c) for k, c in enumerate(self.constants)]
 
