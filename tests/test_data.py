@@ -199,3 +199,89 @@ def test_cifar_default_folder(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("GDLAB_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert data.cifar_folder() == tmp_path / ".cache" / "gdlab" / "cifar-10-batches-py"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "pattern"),
+    [
+        ("xor", {"n": 3}, r"unknown argument 'n' for dataset 'xor'; allowed: none"),
+        ("digits", {"clases": (3, 8)}, r"unknown argument 'clases' .* allowed: classes, test_f"),
+        (["xor"], {}, r"unknown dataset \['xor'\]; known datasets: xor"),
+        ("separable_gaussian", {"n": 0}, r"n must be an int >= 2, got 0"),
+        ("separable_gaussian", {"n": -5}, r"n must be an int >= 2, got -5"),
+        ("separable_gaussian", {"n": 10.0}, r"n must be an int >= 2, got 10\.0"),
+        ("separable_gaussian", {"d": True}, r"d must be an int >= 2, got True"),
+        ("separable_gaussian", {"n_test": -1}, r"n_test must be an int >= 0, got -1"),
+        (
+            "separable_gaussian",
+            {"margin": "0.1"},
+            r"margin must be a number in \(0, 1\), got '0\.1'",
+        ),
+        ("separable_gaussian", {"margin": float("nan")}, r"margin must be .* got nan"),
+        ("separable_gaussian", {"seed": -1}, r"seed .*-1"),
+        ("two_point", {"gamma": "0.05"}, r"0 < gamma < 0\.1 .* got '0\.05'"),
+        ("two_point", {"gamma": float("nan")}, r"0 < gamma < 0\.1 .* got nan"),
+        ("digits", {"classes": (3, 3)}, r"classes must be two distinct digits, got \(3, 3\)"),
+        ("digits", {"classes": (3,)}, r"classes must be a pair of distinct digits, got \(3,\)"),
+        ("digits", {"classes": 38}, r"classes must be a pair of distinct digits, got 38"),
+        ("digits", {"classes": "38"}, r"classes must be a pair .* got '38'"),
+        ("digits", {"classes": (3, 10)}, r"unknown digit 10; allowed: 0, 1, 2, .*, 9$"),
+        ("digits", {"classes": (3.0, 8)}, r"unknown digit 3\.0; allowed: 0, 1"),
+        ("digits", {"classes": (True, 8)}, r"unknown digit True; allowed: 0, 1"),
+        ("digits", {"test_fraction": 1.0}, r"test_fraction must be a number in \(0, 1\), got 1\.0"),
+        ("digits", {"test_fraction": "x"}, r"test_fraction must be a number in \(0, 1\), got 'x'"),
+        ("digits", {"test_fraction": 1e-4}, r"puts 0 of the 360 images of digits 0, 1 in the test"),
+        ("digits", {"test_fraction": 0.9999}, r"puts 360 of the 360 images"),
+        ("digits", {"seed": -1}, r"seed .*-1"),
+    ],
+)
+def test_constructors_reject_bad_arguments(name: object, kwargs: dict, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern) as err:
+        get_dataset(name, **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_digits_accepts_numpy_integer_classes() -> None:
+    ds = digits((np.int64(3), np.int64(8)))
+    assert ds.name == "digits38" and torch.equal(ds.X, digits((3, 8)).X)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"n_train": 0}, r"n_train must be an int >= 1, got 0"),
+        ({"n_train": -3}, r"n_train must be an int >= 1, got -3"),
+        ({"n_train": True}, r"n_train must be an int >= 1, got True"),
+        ({"n_train": "10"}, r"n_train must be an int >= 1, got '10'"),
+        ({"seed": -1}, r"seed .*-1"),
+        ({"classes": ("airplane", "airplane")}, r"classes must be two distinct CIFAR-10 classes"),
+        ({"classes": ("airplane", 1)}, r"unknown CIFAR-10 class 1; allowed: airplane, automobile"),
+        ({"root": 3}, r"root must be a folder path or None, got 3"),
+    ],
+)
+def test_cifar_arguments_are_checked_before_reading(tmp_path, kwargs: dict, pattern: str) -> None:
+    # The folder does not exist: a ValueError (not FileNotFoundError) shows nothing was read.
+    with pytest.raises(ValueError, match=pattern):
+        cifar10_two_class(**{"root": tmp_path / "nowhere", **kwargs})
+
+
+def test_cifar_empty_gdlab_data_means_default(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("GDLAB_DATA", "")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.cifar_folder() == tmp_path / ".cache" / "gdlab" / "cifar-10-batches-py"
+
+
+@pytest.mark.parametrize(
+    ("X", "pattern"),
+    [
+        (torch.zeros(0, 2, dtype=torch.float64), r"X has 0 rows; allowed: at least one point"),
+        (
+            torch.tensor([[float("nan"), 0.0]], dtype=torch.float64),
+            r"X has 1 non-finite entries \(NaN or inf\); allowed: finite values",
+        ),
+    ],
+)
+def test_dataset_rejects_empty_or_non_finite_inputs(X: torch.Tensor, pattern: str) -> None:
+    y = torch.ones(X.shape[0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=pattern):
+        Dataset("bad", X, y)
