@@ -1,4 +1,5 @@
-"""Tests of the command line (python -m gdlab), run as a subprocess as a user would."""
+"""Tests of the command line (python -m gdlab): end to end in a subprocess as a user would, and
+in process with toy recipes for hostile settings and arguments (one line, exit 2, no compute)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
+from gdlab import cli
 from gdlab.cli import main
+from gdlab.data import get_dataset
+from gdlab.experiments import ResultCache, registry
+from gdlab.experiments import cache as cache_mod
+from gdlab.experiments.registry import Recipe, Result, claim, result_key
 
 RECIPES = ("fig1", "fig2-xor", "fig2-images", "fig3", "fig4")
 
@@ -30,15 +40,20 @@ def env(tmp_path) -> dict[str, str]:
     return {"GDLAB_CACHE": str(tmp_path / "cache"), "GDLAB_DEVICE": "cpu", "GDLAB_SCALE": "quick"}
 
 
-def test_list_and_unknown_recipe(env) -> None:
+def test_list_in_a_real_process(env) -> None:
     proc = _gdlab("list", env=env)
     assert proc.returncode == 0, proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines()]
     assert listed == list(RECIPES)
-    proc = _gdlab("run", "fig9", env=env)
-    assert proc.returncode == 2
-    assert "unknown recipe 'fig9'" in proc.stderr
-    assert "known recipes: " + ", ".join(RECIPES) in proc.stderr
+
+
+def test_unknown_recipe_lists_the_known_ones(capsys) -> None:
+    with pytest.raises(SystemExit) as err:
+        main(["run", "fig9"])
+    assert err.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "unknown recipe 'fig9'" in stderr
+    assert "known recipes: " + ", ".join(RECIPES) + " (or all)" in stderr
 
 
 def test_run_writes_figures_and_claims_then_reuses_cache(env, tmp_path, monkeypatch, capsys):
@@ -68,7 +83,8 @@ def test_run_writes_figures_and_claims_then_reuses_cache(env, tmp_path, monkeypa
 
 
 def test_report_on_empty_cache(env, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("GDLAB_CACHE", env["GDLAB_CACHE"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     assert main(["report"]) == 0
     assert "no cached results" in capsys.readouterr().out
 
@@ -76,8 +92,11 @@ def test_report_on_empty_cache(env, monkeypatch, capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "fig4", "--scale", "huge"], "invalid choice: 'huge'"),
-        (["run", "fig4", "--device", "tpu"], "invalid choice: 'tpu'"),
+        (["run", "fig4", "--scale", "huge"], "unknown scale 'huge'; allowed values: quick, paper"),
+        (["run", "fig4", "--device", "tpu"], "unknown device 'tpu'; allowed values: auto, cpu"),
+        (["run", "fig4", "--out", " "], "empty folder ' '; allowed: a folder path"),
+        (["run", "ｆｉｇ４"], "unknown recipe 'ｆｉｇ４'"),
+        (["run", "x" * 5000], "chars); known recipes"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "required"),
     ],
@@ -86,12 +105,160 @@ def test_bad_arguments_exit_2(argv, message, capsys) -> None:
     with pytest.raises(SystemExit) as err:
         main(argv)
     assert err.value.code == 2
-    assert message in capsys.readouterr().err
+    err_text = capsys.readouterr().err
+    assert message in err_text and len(err_text) < 800
 
 
-def test_bad_environment_is_a_usage_error(monkeypatch, capsys) -> None:
-    monkeypatch.setenv("GDLAB_SCALE", "huge")
+def test_help_shows_allowed_values(capsys) -> None:
     with pytest.raises(SystemExit) as err:
-        main(["run", "fig4"])
-    assert err.value.code == 2
-    assert "GDLAB_SCALE='huge'" in capsys.readouterr().err
+        main(["run", "--help"])
+    assert err.value.code == 0
+    out = capsys.readouterr().out
+    assert "{quick,paper}" in out and "{auto,cpu,cuda}" in out and "any case" in out
+
+
+# ----------------------------------------------------------------------------- hostile input
+# A toy recipe stands in for the real ones: these tests check what happens around the compute.
+
+
+def _no_figures(result: Result) -> dict:
+    return {}
+
+
+@pytest.fixture
+def toy(monkeypatch, tmp_path) -> list[str]:
+    """Only two toy recipes are registered; returns the log of their runs."""
+    calls: list[str] = []
+
+    def run(config, ctx):
+        calls.append(config["tag"])
+        if config["tag"] == "oserror":
+            raise OSError(28, "No space left on device")
+        if config["tag"] == "data":
+            get_dataset("no-such-data")
+        arrays, _ = ctx.cached("toy-unit", config, lambda: ({"y": np.arange(3.0)}, {}))
+        return Result("toy", "", config, arrays, [claim("y has 3 entries", "t", 3, True)])
+
+    note = "CIFAR-10 not found in /x (set GDLAB_DATA): fallback dataset 'digits' used instead"
+    recipes = {
+        "toy": Recipe(
+            "toy", "a toy", {"tag": "quick"}, {"tag": "paper", "note": note}, run, _no_figures
+        ),
+        "toy2": Recipe("toy2", "another", {"tag": "q2"}, {"tag": "p2"}, run, _no_figures),
+    }
+    monkeypatch.setattr(registry, "RECIPES", recipes)
+    monkeypatch.setenv("GDLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GDLAB_DEVICE", "cpu")
+    monkeypatch.setenv("GDLAB_SCALE", "quick")
+    monkeypatch.delenv("GDLAB_DTYPE", raising=False)
+    return calls
+
+
+def _fails(argv: list[str], capsys, *parts: str) -> str:
+    """Run the CLI, expect exit status 2 and one line on stderr holding ``parts``."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m gdlab: error: "), err
+    assert "Traceback" not in err and all(p in err for p in parts), err
+    return err
+
+
+def test_names_are_case_insensitive_as_in_the_environment(toy, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "TOY", "--scale", "PAPER", "--device", " Cpu ", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "toy [paper]" in text and "note: CIFAR-10 not found" in text
+    assert (out / "toy-paper.json").is_file() and toy == ["paper"]
+
+
+@pytest.mark.parametrize("command", ["run", "list", "report"])
+def test_cache_that_is_a_file_fails_before_compute(command, toy, monkeypatch, tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("")
+    monkeypatch.setenv("GDLAB_CACHE", str(target))
+    argv = ["run", "toy", "--out", str(tmp_path / "o")] if command == "run" else [command]
+    _fails(argv, capsys, "GDLAB_CACHE=", str(target), "is not a folder")
+    assert toy == []
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_cache_setting_fails(value, toy, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("GDLAB_CACHE", value)
+    _fails(["run", "toy"], capsys, "GDLAB_CACHE=", "is empty")
+    assert toy == []
+
+
+def test_unwritable_cache_fails_before_compute(toy, monkeypatch, tmp_path, capsys) -> None:
+    mkstemp = tempfile.mkstemp
+
+    def denied(*args, dir=None, **kwargs):
+        if Path(dir) == tmp_path / "cache":
+            raise PermissionError(13, "Permission denied")
+        return mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(cache_mod.tempfile, "mkstemp", denied)
+    _fails(["run", "toy", "--out", str(tmp_path / "o")], capsys, "is not writable")
+    assert toy == []
+
+
+def test_bad_output_folder_fails_before_compute(toy, monkeypatch, tmp_path, capsys) -> None:
+    regular = tmp_path / "regular"
+    regular.write_text("")
+    _fails(["run", "toy", "--out", str(regular)], capsys, "--out", "is not a folder")
+    _fails(["run", "toy", "--out", str(regular / "sub")], capsys, "--out", "is not usable")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    _fails(["run", "toy", "--out", "a\0b"], capsys, "--out 'a\\x00b'", "embedded null byte")
+    monkeypatch.setattr(cli.tempfile, "mkstemp", denied)
+    _fails(["run", "toy", "--out", str(tmp_path / "ro")], capsys, "Permission denied")
+    assert toy == []
+
+
+@pytest.mark.parametrize("command", ["run", "list", "report"])
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("GDLAB_SCALE", "huge"),
+        ("GDLAB_DTYPE", "float16"),
+        ("GDLAB_DEVICE", ""),
+        ("GDLAB_DEVICE", "cuda:0"),
+    ],
+)
+def test_bad_settings_fail_before_compute(command, var, value, toy, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(var, value)
+    _fails(["run", "toy"] if command == "run" else [command], capsys, f"{var}={value!r}", "allowed")
+    assert toy == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu_fails_before_compute(toy, capsys) -> None:
+    _fails(["run", "toy", "--device", "cuda"], capsys, "no CUDA GPU is available")
+    assert toy == []
+
+
+@pytest.mark.parametrize(("tag", "message"), [("oserror", "No space left"), ("data", "no-such")])
+def test_errors_during_a_run_are_one_line(tag, message, toy, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(registry.RECIPES["toy"].quick, "tag", tag)
+    _fails(["run", "toy", "--out", str(tmp_path / "o")], capsys, message)
+
+
+def test_list_verifies_entries_and_report_shows_notes(toy, tmp_path, capsys) -> None:
+    out = str(tmp_path / "out")
+    assert main(["run", "all", "--out", out]) == 0
+    assert main(["run", "toy", "--scale", "paper", "--out", out]) == 0
+    assert toy == ["quick", "q2", "paper"]
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].endswith("[cached: quick, paper]") and listed[1].endswith("[cached: quick]")
+    cache = ResultCache()
+    path = cache.path(result_key("toy", "quick", device="cpu", dtype="float64"))
+    path.write_bytes(path.read_bytes()[:-100])  # a truncated entry is not cached
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("[cached: paper]")
+    assert main(["report"]) == 0
+    report = capsys.readouterr().out
+    assert "toy [paper]\n  note: CIFAR-10 not found" in report
+    assert "2 of 2 claims hold across 2 cached results" in report

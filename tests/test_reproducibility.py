@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gdlab import reproducibility
 from gdlab.reproducibility import _matches, environment_report, parse_constraints
 
 
@@ -33,3 +34,23 @@ def test_report_flags_missing_and_mismatched(tmp_path: Path) -> None:
 def test_missing_constraints_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nothing\.txt"):
         environment_report(tmp_path / "nothing.txt")
+
+
+def test_installed_package_without_pins_file_reports_versions(monkeypatch, tmp_path: Path) -> None:
+    """A non-editable install has no constraints.txt next to the package: no error."""
+    monkeypatch.setattr(reproducibility, "__file__", str(tmp_path / "site" / "gdlab" / "x.py"))
+    report = environment_report()
+    assert report.constraints_path is None and report.checked == 0
+    assert report.constraints_text == "" and not report.pinned_mismatches
+    assert report.installed["torch"] and report.installed["numpy"]
+    assert "pytest" not in report.installed  # extras are not dependencies
+    text = report.text()
+    assert "constraints.txt not found" in text and "pins not checked" in text and "torch " in text
+
+
+def test_no_distribution_metadata_is_reported(monkeypatch) -> None:
+    def missing(name: str):
+        raise reproducibility.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(reproducibility.metadata, "requires", missing)
+    assert reproducibility.installed_versions() == {}

@@ -43,13 +43,60 @@ def test_values_are_case_and_space_insensitive(monkeypatch: pytest.MonkeyPatch) 
     assert runtime.get_scale() == "paper"
     assert runtime.by_scale(1, 2) == 2
     assert runtime.by_scale(1, 2, scale="quick") == 1
+    monkeypatch.setenv("GDLAB_DTYPE", "\tFLOAT32\n")
+    assert runtime.get_dtype() is torch.float32
+    assert runtime.get_scale("PAPER") == "paper" and runtime.get_dtype(" Float64") is torch.float64
+    assert runtime.get_device("CPU").type == "cpu"
+    assert runtime.device_name(" CUDA ") == "cuda"  # a name check only, no GPU needed
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "   ", "ｐａｐｅｒ", "paper\nquick", "quick;rm -rf /", "x" * 100_000, "/etc/passwd"],
+)
+@pytest.mark.parametrize(
+    ("var", "getter"),
+    [
+        ("GDLAB_DEVICE", runtime.get_device),
+        ("GDLAB_DTYPE", runtime.get_dtype),
+        ("GDLAB_SCALE", runtime.get_scale),
+    ],
+)
+def test_hostile_values_give_one_short_line(
+    monkeypatch: pytest.MonkeyPatch, var: str, getter, value: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(runtime.RuntimeConfigError) as info:
+        getter()
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 250
+    assert f"{var}=" in message and "allowed values: " in message
+
+
+@pytest.mark.parametrize(
+    ("getter", "what"),
+    [(runtime.get_device, "device"), (runtime.get_dtype, "dtype"), (runtime.get_scale, "scale")],
+)
+def test_explicit_values_are_named_as_such(getter, what: str) -> None:
+    with pytest.raises(runtime.RuntimeConfigError, match=f"^unknown {what} 'huge'; allowed"):
+        getter("huge")
+    with pytest.raises(runtime.RuntimeConfigError, match=f"^{what} must be a string, got int"):
+        getter(3)
+
+
+def test_show_value_is_one_short_line() -> None:
+    assert runtime.show_value("paper") == "'paper'"
+    long = runtime.show_value("a\nb" * 1000)
+    assert "\n" not in long and len(long) < 100 and "chars)" in long
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GDLAB_DEVICE", "cuda")
-    with pytest.raises(runtime.RuntimeConfigError, match="no CUDA GPU is available"):
+    with pytest.raises(runtime.RuntimeConfigError, match=r"^GDLAB_DEVICE=cuda was requested"):
         runtime.get_device()
+    with pytest.raises(runtime.RuntimeConfigError, match=r"^device 'cuda' was requested"):
+        runtime.get_device("Cuda")
 
 
 def test_seed_everything_is_reproducible() -> None:

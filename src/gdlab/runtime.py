@@ -3,8 +3,10 @@
 ``GDLAB_DEVICE`` in ``auto|cpu|cuda`` (default ``auto``: CUDA when present),
 ``GDLAB_DTYPE`` in ``float64|float32`` (default ``float64``),
 ``GDLAB_SCALE`` in ``quick|paper`` (default ``quick``).
-An unknown value raises :class:`RuntimeConfigError` naming the value and the
-allowed ones.
+Names are case-insensitive and surrounding whitespace is ignored, in the environment and on
+the command line alike (the CLI parses its ``--scale`` and ``--device`` through these
+functions). An unknown or empty value raises :class:`RuntimeConfigError`, one line naming the
+setting, the value and the allowed ones.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ __all__ = [
     "RuntimeConfigError",
     "banner",
     "by_scale",
+    "device_name",
     "get_device",
     "get_dtype",
     "get_scale",
     "make_generator",
     "print_banner",
     "seed_everything",
+    "show_value",
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -42,37 +46,58 @@ class RuntimeConfigError(ValueError):
     """A run-time setting (environment variable or argument) has an invalid value."""
 
 
-def _read(var: str, default: str, allowed: tuple[str, ...], value: str | None) -> str:
-    raw = value if value is not None else os.environ.get(var, default)
+def show_value(value: object, limit: int = 80) -> str:
+    """``repr(value)`` on one line, cut to about ``limit`` characters (for error messages)."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} chars)"
+
+
+def _read(var: str, what: str, default: str, allowed: tuple[str, ...], value: str | None) -> str:
+    """The normalised choice of setting ``what`` (``value``, else ``$var``, else ``default``)."""
+    raw = os.environ.get(var, default) if value is None else value
+    source = f"value {var}={show_value(raw)}" if value is None else f"{what} {show_value(raw)}"
+    if not isinstance(raw, str):
+        raise RuntimeConfigError(
+            f"{what} must be a string, got {type(raw).__name__} {show_value(raw)}; "
+            f"allowed values: {', '.join(allowed)}"
+        )
     choice = raw.strip().lower()
     if choice not in allowed:
-        source = f"{var}={raw!r}" if value is None else f"{raw!r}"
-        raise RuntimeConfigError(f"unknown value {source}; allowed values: {', '.join(allowed)}")
+        raise RuntimeConfigError(
+            f"unknown {source}; allowed values: {', '.join(allowed)} (any case)"
+        )
     return choice
+
+
+def device_name(value: str | None = None) -> str:
+    """The device name from ``value`` or ``GDLAB_DEVICE``, checked but not resolved: one of
+    :data:`DEVICES` (``auto`` stays ``auto``; :func:`get_device` checks that CUDA exists)."""
+    return _read("GDLAB_DEVICE", "device", "auto", DEVICES, value)
 
 
 def get_device(value: str | None = None) -> torch.device:
     """The compute device from ``value`` or ``GDLAB_DEVICE`` (``auto`` picks CUDA if available)."""
-    choice = _read("GDLAB_DEVICE", "auto", DEVICES, value)
+    choice = device_name(value)
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
+        source = "GDLAB_DEVICE=cuda" if value is None else "device 'cuda'"
         raise RuntimeConfigError(
-            "GDLAB_DEVICE=cuda was requested but no CUDA GPU is available "
+            f"{source} was requested but no CUDA GPU is available "
             f"(torch {torch.__version__}, cuda build: {torch.version.cuda}); "
-            "use GDLAB_DEVICE=cpu or auto"
+            "allowed here: cpu or auto"
         )
     return torch.device(choice)
 
 
 def get_dtype(value: str | None = None) -> torch.dtype:
     """The floating dtype from ``value`` or ``GDLAB_DTYPE`` (float64 unless asked otherwise)."""
-    return DTYPES[_read("GDLAB_DTYPE", "float64", tuple(DTYPES), value)]
+    return DTYPES[_read("GDLAB_DTYPE", "dtype", "float64", tuple(DTYPES), value)]
 
 
 def get_scale(value: str | None = None) -> str:
     """The experiment scale from ``value`` or ``GDLAB_SCALE``: ``quick`` (CI, CPU) or ``paper``."""
-    return _read("GDLAB_SCALE", "quick", SCALES, value)
+    return _read("GDLAB_SCALE", "scale", "quick", SCALES, value)
 
 
 def by_scale(quick: T, paper: T, scale: str | None = None) -> T:

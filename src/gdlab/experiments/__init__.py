@@ -2,12 +2,18 @@
 
 ``run_recipe("fig2-xor", scale="quick")`` returns a :class:`Result` (arrays, claim records,
 metadata, ``figures()``), computing it only when no cached result exists for the recipe, its
-resolved configuration and the package version. See :mod:`.registry` and :mod:`.cache`; the
-recipes themselves are in :mod:`.figures`.
+resolved configuration, the dtype and device type, the torch version and the package source.
+See :mod:`.registry` and :mod:`.cache`; the recipes themselves are in :mod:`.figures`.
 """
 
 from gdlab.experiments import figures as _figures  # noqa: F401  (registers the recipes)
-from gdlab.experiments.cache import ResultCache, cache_key, default_cache_dir
+from gdlab.experiments.cache import (
+    CacheFolderError,
+    ResultCache,
+    cache_key,
+    default_cache_dir,
+    source_fingerprint,
+)
 from gdlab.experiments.registry import (
     Recipe,
     Result,
@@ -19,6 +25,7 @@ from gdlab.experiments.registry import (
 )
 
 __all__ = [
+    "CacheFolderError",
     "Recipe",
     "Result",
     "ResultCache",
@@ -29,4 +36,5 @@ __all__ = [
     "get_recipe",
     "recipe_names",
     "run_recipe",
+    "source_fingerprint",
 ]

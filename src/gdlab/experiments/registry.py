@@ -3,15 +3,18 @@
 A :class:`Recipe` has a ``quick`` and a ``paper`` configuration (plain JSON data) and a
 ``run(config, ctx) -> Result`` function; :func:`run_recipe` resolves the configuration (the
 dataset actually available, see :func:`resolve_config`), returns the cached :class:`Result` for
-``(recipe, scale, resolved config, gdlab.__version__)`` if there is one, and otherwise runs the
-recipe and caches the result. Inside a recipe every unit of work (one batch of GD runs) is cached
-separately through :meth:`RunContext.cached`, so finished runs survive a later failure and are
-shared between recipes that need the same runs (Figures 2(d-f) and 3).
+``(recipe, scale, resolved config)`` on this device type and dtype, torch version and package
+source (:func:`~gdlab.experiments.cache.cache_key`) if there is one, and otherwise checks that
+the cache folder is writable and runs the recipe, caching the result. Inside a recipe every
+unit of work (one batch of GD runs) is cached separately through :meth:`RunContext.cached`, so
+finished runs survive a later failure and are shared between recipes that need the same runs
+(Figures 2(d-f) and 3).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +26,14 @@ from matplotlib.figure import Figure
 
 from gdlab.data import CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, Dataset, cifar_folder, get_dataset
 from gdlab.experiments.cache import ResultCache, cache_key
-from gdlab.runtime import SCALES, get_device, get_scale
+from gdlab.runtime import (
+    SCALES,
+    RuntimeConfigError,
+    get_device,
+    get_dtype,
+    get_scale,
+    show_value,
+)
 
 __all__ = [
     "CLAIM_KEYS",
@@ -90,8 +100,8 @@ class RunContext:
         config: Mapping[str, Any],
         compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """One unit of work, cached under ``(name, config)``."""
-        return self.cache.get_or_compute(name, config, compute)
+        """One unit of work, cached under ``(name, config)`` and this context's device type."""
+        return self.cache.get_or_compute(name, config, compute, device=self.device)
 
 
 @dataclass
@@ -126,8 +136,11 @@ class Result:
         }
 
     def claims_table(self) -> str:
-        """The claims as a plain-text table (one line per claim)."""
+        """The claims as a plain-text table (one line per claim), after the recipe's note (e.g.
+        the fallback dataset used when the paper's was missing)."""
         lines = [f"{self.recipe} [{self.scale}]"]
+        if self.meta.get("note"):
+            lines.append(f"  note: {self.meta['note']}")
         for c in self.claims:
             measured = "n/a" if c["measured"] is None else f"{c['measured']:.4g}"
             bound = "" if c["bound"] is None else f" (bound {c['bound']:.4g})"
@@ -180,8 +193,21 @@ def get_recipe(name: str) -> Recipe:
 
 
 def _cifar_available(spec: Mapping[str, Any]) -> bool:
-    folder = cifar_folder(spec.get("root"))
-    return all((folder / f).is_file() for f in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE))
+    """Whether the CIFAR-10 batches are found; RuntimeConfigError (one line) for a data folder
+    that cannot even be looked at (a name too long, an unknown ``~user``, a NUL byte)."""
+    root = spec.get("root")
+    try:
+        folder = cifar_folder(root)
+        return all((folder / f).is_file() for f in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE))
+    except (OSError, RuntimeError, ValueError) as err:
+        env = os.environ.get("GDLAB_DATA", "")
+        setting = (
+            f"GDLAB_DATA={show_value(env)}" if root is None else f"data root {show_value(root)}"
+        )
+        reason = (err.strerror if isinstance(err, OSError) else None) or str(err)
+        raise RuntimeConfigError(
+            f"{setting} cannot be used ({reason}); allowed: a folder holding cifar-10-batches-py"
+        ) from err
 
 
 def resolve_config(config: Mapping[str, Any]) -> Config:
@@ -245,12 +271,21 @@ def unpack(cls: type[T], arrays: Mapping[str, np.ndarray], meta: Mapping[str, An
     return cls(**kwargs)
 
 
-def result_key(name: str, scale: str | None = None) -> str:
-    """The cache key of recipe ``name``'s result at ``scale``: a hash of the recipe name, the
-    scale, the resolved configuration and the package version."""
+def result_key(
+    name: str,
+    scale: str | None = None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+) -> str:
+    """The cache key of recipe ``name``'s result at ``scale`` on ``device`` with ``dtype``
+    (defaults: ``GDLAB_SCALE``, ``GDLAB_DEVICE``, ``GDLAB_DTYPE``): a hash of the recipe name,
+    the scale, the resolved configuration and what :func:`.cache.cache_key` adds."""
     scale = get_scale(scale)
     config = get_recipe(name).config(scale)
-    return cache_key("recipe", {"recipe": name, "scale": scale, "config": config})
+    return cache_key(
+        "recipe", {"recipe": name, "scale": scale, "config": config}, device=device, dtype=dtype
+    )
 
 
 def run_recipe(
@@ -265,23 +300,27 @@ def run_recipe(
     """Run recipe ``name`` at ``scale`` (default ``GDLAB_SCALE``), reusing the cached result.
 
     ``refresh=True`` recomputes the top-level result (cached units of work are still reused).
-    The result's ``meta`` records the device, the wall time of the computation and whether it
-    came from the cache.
+    The result's ``meta`` records the device type, the dtype, the wall time of the computation
+    and whether it came from the cache. Before computing, the cache folder is checked writable
+    (:meth:`.ResultCache.ensure_writable`), so an unusable folder fails before any work.
     """
     recipe = get_recipe(name)
     scale = get_scale(scale)
     config = recipe.config(scale)
     device = device if isinstance(device, torch.device) else get_device(device)
     cache = cache or ResultCache()
-    key = result_key(name, scale)
+    dtype = str(get_dtype()).removeprefix("torch.")
+    key = result_key(name, scale, device=device, dtype=dtype)
     hit = None if refresh else cache.load(key)
     if hit is not None:
         return _result_from_entry(*hit, from_cache=True)
+    cache.ensure_writable()
     start = time.perf_counter()
     result = recipe.run(config, RunContext(device, cache, progress))
     result = dataclasses.replace(result, recipe=name, scale=scale)
     result.meta.update(
         device=device.type,
+        dtype=dtype,
         seconds=time.perf_counter() - start,
         scale=scale,
         note=config.get("note", ""),
@@ -311,13 +350,31 @@ def _result_from_entry(
     )
 
 
-def cached_results(cache: ResultCache | None = None) -> list[Result]:
-    """Every recipe result in the cache (units of work are skipped), sorted by recipe, scale."""
+def _is_current(key: str, stored: Mapping[str, Any]) -> bool:
+    """Whether a stored recipe result is the one :func:`run_recipe` would reuse now (same key
+    for its recipe, scale, device type and dtype with the current code and settings)."""
+    meta = stored.get("meta", {})
+    if stored.get("recipe") not in RECIPES or not isinstance(meta, dict):
+        return False
+    try:  # fields written by an older or foreign version: not current
+        device = torch.device(meta["device"])
+        dtype = get_dtype(meta.get("dtype", "float64"))
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return key == result_key(stored["recipe"], stored["scale"], device=device, dtype=dtype)
+
+
+def cached_results(cache: ResultCache | None = None, *, current_only: bool = True) -> list[Result]:
+    """Every intact recipe result in the cache (units of work are skipped), sorted by recipe and
+    scale; with ``current_only`` (default) only those :func:`run_recipe` would reuse now, not
+    results of an older package source, torch version or configuration."""
     cache = cache or ResultCache()
     results = []
     for key in cache.keys():
         meta = cache.metadata(key)
         if meta is None or meta.get("kind") != "recipe" or meta.get("scale") not in SCALES:
+            continue
+        if current_only and not _is_current(key, meta):
             continue
         hit = cache.load(key)
         if hit is not None:

@@ -70,7 +70,21 @@ class MemoryCache(ResultCache):
 
     def __init__(self) -> None:
         super().__init__(Path("<memory>"))
+        self.folder = Path("<memory>")
+        self.label = "memory cache"
         self._entries: dict[str, CacheEntry] = {}
+
+    def ensure_writable(self) -> Path:
+        """Nothing to check: a memory cache is always writable."""
+        return self.folder
+
+    def clean_stale_temporaries(self, max_age: float = 0.0) -> list[Path]:
+        """Nothing to clean: a memory cache has no temporary files."""
+        return []
+
+    def has(self, key: str) -> bool:
+        """Whether entry ``key`` is stored."""
+        return key in self._entries
 
     def save(self, key: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
         """Store an entry (arrays copied, metadata as JSON would return them)."""
