@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from gdlab.claims import ClaimTable
 from gdlab.experiments.cache import ResultCache, cache_key
-from gdlab.runtime import get_device, get_scale
+from gdlab.runtime import get_device, get_dtype, get_scale
 from gdlab.tables import Table
 
 __all__ = ["Config", "Result", "RunContext", "Study", "pack", "result_key", "run_study", "unpack"]
@@ -51,7 +51,7 @@ class RunContext:
         compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """One unit of work, cached under ``(name, config)``."""
-        return self.cache.get_or_compute(name, config, compute)
+        return self.cache.get_or_compute(name, config, compute, device=self.device)
 
     def steps(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         """``items`` with a progress bar when the context shows progress (the CLI on a tty)."""
@@ -163,11 +163,16 @@ class Study:
         return self.resolve(self.paper if get_scale(scale) == "paper" else self.quick)
 
 
-def result_key(study: Study, scale: str | None = None) -> str:
-    """The cache key of ``study``'s result at ``scale``."""
+def result_key(
+    study: Study, scale: str | None = None, device: str | torch.device | None = None
+) -> str:
+    """The cache key of ``study``'s result at ``scale`` on ``device`` (default
+    ``GDLAB_DEVICE``) in the ``GDLAB_DTYPE`` dtype (see :func:`~gdlab.experiments.cache.cache_key`)."""
     scale = get_scale(scale)
     config = study.config(scale)
-    return cache_key("study", {"study": study.name, "scale": scale, "config": config})
+    return cache_key(
+        "study", {"study": study.name, "scale": scale, "config": config}, device=device
+    )
 
 
 def run_study(
@@ -188,17 +193,19 @@ def run_study(
     config = study.config(scale)
     device = device if isinstance(device, torch.device) else get_device(device)
     cache = cache or ResultCache()
-    key = result_key(study, scale)
+    key = result_key(study, scale, device)
     hit = None if refresh else cache.load(key)
     if hit is not None:
         result = Result.from_entry(*hit)
         result.meta["from_cache"] = True
         return result
+    cache.ensure_writable()
     start = time.perf_counter()
     result = study.run(config, RunContext(device, cache, progress))
     result = dataclasses.replace(result, study=study.name, scale=scale, config=config)
     result.meta.update(
         device=device.type,
+        dtype=str(get_dtype()).removeprefix("torch."),
         seconds=time.perf_counter() - start,
         note=config.get("note", ""),
     )
