@@ -167,7 +167,7 @@ def result_key(
     study: Study, scale: str | None = None, device: str | torch.device | None = None
 ) -> str:
     """The cache key of ``study``'s result at ``scale`` on ``device`` (default
-    ``GDLAB_DEVICE``) in the ``GDLAB_DTYPE`` dtype (see :func:`~gdlab.experiments.cache.cache_key`)."""
+    ``GDLAB_DEVICE``) in the ``GDLAB_DTYPE`` dtype (see ``gdlab.experiments.cache.cache_key``)."""
     scale = get_scale(scale)
     config = study.config(scale)
     return cache_key(
