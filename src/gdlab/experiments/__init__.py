@@ -1,12 +1,9 @@
-"""Named experiments (one recipe per paper figure) with an on-disk result cache.
+"""The machinery of studies: the on-disk result cache (:mod:`.cache`) and the study layer
+(:mod:`.study`: :class:`Study`, :class:`Result`, :class:`RunContext`, :func:`run_study`).
 
-``run_recipe("fig2-xor", scale="quick")`` returns a :class:`Result` (arrays, claim records,
-metadata, ``figures()``), computing it only when no cached result exists for the recipe, its
-resolved configuration, the dtype and device type, the torch version and the package source.
-See :mod:`.registry` and :mod:`.cache`; the recipes themselves are in :mod:`.figures`.
+The studies themselves, one per chapter, are in :mod:`gdlab.studies`.
 """
 
-from gdlab.experiments import figures as _figures  # noqa: F401  (registers the recipes)
 from gdlab.experiments.cache import (
     CacheFolderError,
     ResultCache,
@@ -14,27 +11,17 @@ from gdlab.experiments.cache import (
     default_cache_dir,
     source_fingerprint,
 )
-from gdlab.experiments.registry import (
-    Recipe,
-    Result,
-    RunContext,
-    cached_results,
-    get_recipe,
-    recipe_names,
-    run_recipe,
-)
+from gdlab.experiments.study import Result, RunContext, Study, result_key, run_study
 
 __all__ = [
     "CacheFolderError",
-    "Recipe",
     "Result",
     "ResultCache",
     "RunContext",
+    "Study",
     "cache_key",
-    "cached_results",
     "default_cache_dir",
-    "get_recipe",
-    "recipe_names",
-    "run_recipe",
+    "result_key",
+    "run_study",
     "source_fingerprint",
 ]
