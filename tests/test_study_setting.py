@@ -1,0 +1,86 @@
+"""Tests of the setting study (gdlab.studies.setting) and its figure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gdlab.claims import ClaimTable
+from gdlab.experiments.cache import ResultCache
+from gdlab.experiments.study import Result, RunContext
+from gdlab.plotting.setting import figures
+from gdlab.stepsize.assumptions import GRID_TOL, ActivationConstants, activation_constants
+from gdlab.studies import get_study
+from gdlab.studies.setting import QUICK, constant_claims, run
+
+TINY = {
+    **QUICK,
+    "activations": ["gelu", "softplus", "leaky_softplus_ex31"],
+    "samples": 64,
+    "networks": QUICK["networks"][:2],
+    "width_check": {**QUICK["width_check"], "widths": [4, 20]},
+    "plot": {"activations": ["gelu", "leaky_softplus_half"], "lim": 3.0, "points": 61},
+}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> Result:
+    ctx = RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
+    return run(TINY, ctx)
+
+
+def test_tiny_setting_claims_hold_and_values(result: Result) -> None:
+    counts = result.check().counts()
+    assert counts["fails"] == 0 and counts["holds"] == len(result.claims)
+    v = result.values
+    assert v["n_activations"] == 3 and v["grid_points"] == TINY["grid"]["num"]
+    assert v["gelu_kappa"] > v["gelu_kappa_printed"] and v["gelu_kappa_ratio"] > 1.2
+    assert 0.9 < v["xor_rho_ratio"] <= 1 and 0 < v["fig4_kappa_ratio"] < 1
+    assert len(result.tables["constants"]) == 3 and len(result.tables["widths"]) == 2
+    assert str(result.tables["constants"]).count("NOT A BOUND") == 1
+    assert result.tables["assumption1"].column("network") == ["XOR net", "Figure 4 net"]
+    again = Result.from_entry(*result.to_entry())
+    assert again.values == result.values and again.claims.names() == result.claims.names()
+
+
+def test_setting_figure(result: Result) -> None:
+    fig = figures(result)["activations"]
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 2
+
+
+def test_constant_claims_catch_a_wrong_closed_form() -> None:
+    (row,) = activation_constants(["gelu"])  # the default grid that GRID_TOL is made for
+    wrong = ActivationConstants(
+        row.name, {**row.tight, "kappa": row.tight["kappa"] - 10 * GRID_TOL}, row.grid,
+        row.printed, row.source,
+    )  # fmt: skip
+    claims = ClaimTable()
+    constant_claims(claims, [wrong])
+    failing = {c.name for c in claims.failures}
+    assert failing == {
+        "closed-form constants = grid estimates",
+        "grid never beyond the closed-form sup/inf",
+    }
+    # A printed kappa that is a valid bound: the paper's slip is no longer there to confirm.
+    fixed = ActivationConstants(
+        row.name, row.tight, row.grid, {**row.printed, "kappa": 1.0}, row.source
+    )
+    claims = ClaimTable()
+    constant_claims(claims, [fixed])
+    assert {c.name for c in claims.failures} == {
+        "GELU's printed kappa is below sup |phi - z phi'| (closed form)",
+        "GELU's printed kappa is below sup |phi - z phi'| (grid)",
+    }
+
+
+def test_setting_rejects_a_coarse_grid_and_a_missing_gelu(tmp_path) -> None:
+    ctx = RunContext(torch.device("cpu"), ResultCache(tmp_path))
+    with pytest.raises(ValueError, match="spacing"):
+        run({**TINY, "grid": {"lo": -50.0, "hi": 50.0, "num": 2001}}, ctx)
+    with pytest.raises(ValueError, match="must include 'gelu'"):
+        run({**TINY, "activations": ["softplus"]}, ctx)
+
+
+def test_registered() -> None:
+    study = get_study("setting")
+    assert study.quick is QUICK and study.chapter == "book/part1/setting.md"
