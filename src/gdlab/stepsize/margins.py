@@ -15,7 +15,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from gdlab.stepsize.theory import Array, Phi, ProblemConstants, _as_numpy, _log_scaled_risk, _out
+from gdlab.stepsize.theory import (
+    Array,
+    Phi,
+    ProblemConstants,
+    as_float_array,
+    log_scaled_risk,
+    unwrap_scalar,
+)
 from gdlab.stepsize.trajectory import Trajectory
 
 __all__ = ["Margins", "Phi", "gamma_a", "gamma_b", "gamma_bar", "gamma_c", "trajectory_margins"]
@@ -23,20 +30,20 @@ __all__ = ["Margins", "Phi", "gamma_a", "gamma_b", "gamma_bar", "gamma_c", "traj
 
 def gamma_bar(min_margin: ArrayLike | Tensor, param_norm: ArrayLike | Tensor) -> Array:
     """Eq. (3): ``gamma-bar(w) = min_i y_i f(w; x_i) / ||w||``."""
-    return _out(_as_numpy(min_margin) / _as_numpy(param_norm))
+    return unwrap_scalar(as_float_array(min_margin) / as_float_array(param_norm))
 
 
 def gamma_a(log_risk: ArrayLike | Tensor, param_norm: ArrayLike | Tensor) -> Array:
     """Eq. (8): ``gamma^a(w) = -log L(w) / ||w||``."""
-    return _out(-_as_numpy(log_risk) / _as_numpy(param_norm))
+    return unwrap_scalar(-as_float_array(log_risk) / as_float_array(param_norm))
 
 
 def gamma_b(
     log_risk: ArrayLike | Tensor, param_norm: ArrayLike | Tensor, c: ProblemConstants
 ) -> Array:
     """Eq. (9): ``gamma^b(w) = -log(2 n e^kappa L(w)) / ||w||``; NaN if ``L >= 1/(2 n e^kappa)``."""
-    ell = _log_scaled_risk(c, log_risk)
-    return _out(np.where(ell < 0, -ell / _as_numpy(param_norm), np.nan))
+    ell = log_scaled_risk(c, log_risk)
+    return unwrap_scalar(np.where(ell < 0, -ell / as_float_array(param_norm), np.nan))
 
 
 def gamma_c(
@@ -44,7 +51,7 @@ def gamma_c(
 ) -> Array:
     """Eq. (10): ``gamma^c(w) = e^{Phi(L(w))} / ||w||`` (:func:`Phi`, which depends on ``c.lr``);
     NaN if ``L >= 1/(2 n e^kappa)``."""
-    return _out(np.exp(Phi(c, log_x=log_risk)) / _as_numpy(param_norm))
+    return unwrap_scalar(np.exp(Phi(c, log_x=log_risk)) / as_float_array(param_norm))
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def trajectory_margins(traj: Trajectory, c: ProblemConstants) -> Margins:
     ``c`` supplies n, kappa, rho, beta; the stepsize of run k is ``traj.lr[k]`` (``c.lr`` is
     ignored), so one call covers a whole stepsize sweep.
     """
-    log_risk, norm = _as_numpy(traj.log_risk), _as_numpy(traj.param_norm)
+    log_risk, norm = as_float_array(traj.log_risk), as_float_array(traj.param_norm)
     gc = np.stack(
         [gamma_c(log_risk[k], norm[k], c.with_lr(float(lr))) for k, lr in enumerate(traj.lr)]
     )

@@ -33,6 +33,7 @@ __all__ = [
     "THEOREM41_FACTORS",
     "Phi",
     "ProblemConstants",
+    "as_float_array",
     "condition4_threshold",
     "condition4_threshold_two_layer",
     "condition5_threshold",
@@ -52,12 +53,15 @@ __all__ = [
     "lemma_a15_bounds",
     "lemma_c3_average_G_bound",
     "lemma_c3_step_gain",
+    "log_scaled_risk",
     "problem_constants",
+    "require_assumptions",
     "run_constants",
     "theorem32_average_risk_bound",
     "theorem41_stable_bound",
     "theorem41_tau",
     "theoremb3_comparator",
+    "unwrap_scalar",
 ]
 
 #: Factor of the stable-phase rate ``L_t <= factor / (alpha^2 gamma^2 eta (t - s))``:
@@ -143,19 +147,20 @@ class ProblemConstants:
         return dataclasses.replace(self, lr=float(lr), eta=float(lr) / self.m)
 
 
-def _as_numpy(x: ArrayLike | Tensor) -> Array:
+def as_float_array(x: ArrayLike | Tensor) -> Array:
+    """``x`` as a float64 NumPy array (a tensor is detached and moved to the CPU first)."""
     if isinstance(x, Tensor):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
 
 
-def _out(x: Array) -> Array:
-    """Unwrap 0-d arrays to NumPy scalars."""
+def unwrap_scalar(x: Array) -> Array:
+    """``x`` with a 0-d array unwrapped to a NumPy scalar (the return convention above)."""
     return x[()] if x.ndim == 0 else x
 
 
 def _unit_w_star(w_star: ArrayLike | Tensor, d: int) -> Array:
-    w = _as_numpy(w_star).reshape(-1)
+    w = as_float_array(w_star).reshape(-1)
     if w.shape != (d,):
         raise ValueError(f"w_star must have shape ({d},) to match the data, got {w.shape}")
     norm = float(np.linalg.norm(w))
@@ -281,8 +286,11 @@ def run_constants(
     return dataclasses.replace(consts, w0_norm=float(traj_run.param_norm[0, 0]))
 
 
-def _require(c: ProblemConstants, what: str, *, w0: bool = False, alpha: bool = True) -> None:
-    """Raise ValueError when a constant that ``what`` needs is missing."""
+def require_assumptions(
+    c: ProblemConstants, what: str, *, w0: bool = False, alpha: bool = True
+) -> None:
+    """Raise ValueError when ``c`` lacks what ``what`` assumes: Assumption 3 (``gamma``),
+    Assumption 2A (``alpha > 0``, unless ``alpha=False``), ``||w_0||`` (if ``w0``)."""
     if c.gamma is None:
         raise ValueError(f"{what} needs Assumption 3: build the constants with w_star or gamma")
     if alpha and not c.alpha > 0:
@@ -295,7 +303,7 @@ def _require(c: ProblemConstants, what: str, *, w0: bool = False, alpha: bool = 
 
 
 def _times(t: ArrayLike | Tensor, name: str = "t", low: float = 0.0) -> Array:
-    t = _as_numpy(t)
+    t = as_float_array(t)
     if not bool(np.all(t > low)):
         raise ValueError(f"{name} must be > {low:g}, got min {float(np.min(t))!r}")
     return t
@@ -346,16 +354,17 @@ def lemma_a3_bounds(
     ``-lr (1 + beta lr L_t) ||grad L_t||^2 <= L_{t+1} - L_t
     <= -lr (1 - (2 rho^2 + beta) lr L_t) ||grad L_t||^2``.
     """
-    L, g2 = _as_numpy(risk), _as_numpy(grad_norm_sq)
+    L, g2 = as_float_array(risk), as_float_array(grad_norm_sq)
     ok = L <= 1.0 / (c.lr * c.rho**2)
     lower = np.where(ok, -c.lr * (1 + c.beta * c.lr * L) * g2, np.nan)
     upper = np.where(ok, -c.lr * (1 - (2 * c.rho**2 + c.beta) * c.lr * L) * g2, np.nan)
-    return _out(lower), _out(upper)
+    return unwrap_scalar(lower), unwrap_scalar(upper)
 
 
-def _log_scaled_risk(c: ProblemConstants, log_risk: ArrayLike | Tensor) -> Array:
-    """``log(2 n e^kappa L) = log L + k_2`` with ``k_2 = log(2n) + kappa``."""
-    return _as_numpy(log_risk) + math.log(2 * c.n) + c.kappa
+def log_scaled_risk(c: ProblemConstants, log_risk: ArrayLike | Tensor) -> Array:
+    """``ell = log(2 n e^kappa L) = log L + k_2`` with ``k_2 = log(2n) + kappa``: the scaled
+    log-risk of eq. (9) and Lemmas A.7-A.10 (their hypotheses are ``ell <= 0`` or ``<= -2``)."""
+    return as_float_array(log_risk) + math.log(2 * c.n) + c.kappa
 
 
 def lemma_a7_lower_bound(c: ProblemConstants, log_risk: ArrayLike | Tensor) -> Array:
@@ -363,9 +372,9 @@ def lemma_a7_lower_bound(c: ProblemConstants, log_risk: ArrayLike | Tensor) -> A
 
     Returns the middle term (NaN where the hypothesis fails), computed from ``log L_t``.
     """
-    ell = _log_scaled_risk(c, log_risk)
-    risk = np.exp(_as_numpy(log_risk))
-    return _out(np.where(ell <= 0, -risk * ell, np.nan))
+    ell = log_scaled_risk(c, log_risk)
+    risk = np.exp(as_float_array(log_risk))
+    return unwrap_scalar(np.where(ell <= 0, -risk * ell, np.nan))
 
 
 def lemma_a8_bounds(
@@ -376,12 +385,13 @@ def lemma_a8_bounds(
     If ``L_t <= min{1/(2 n e^kappa), 1/(lr (4 rho^2 + 2 beta))}`` then
     ``2 lr v_t <= rho_{t+1}^2 - rho_t^2 <= 2 lr v_t (1 - 1/(2 log(2 n e^kappa L_t)))``.
     """
-    log_L, v = _as_numpy(log_risk), _as_numpy(v)
-    ell = _log_scaled_risk(c, log_L)
+    log_L, v = as_float_array(log_risk), as_float_array(v)
+    ell = log_scaled_risk(c, log_L)
     ok = (ell <= 0) & (log_L <= -math.log(c.lr * (4 * c.rho**2 + 2 * c.beta)))
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = 2 * c.lr * v * (1 - 1 / (2 * ell))
-    return _out(np.where(ok, 2 * c.lr * v, np.nan)), _out(np.where(ok, upper, np.nan))
+    lower = np.where(ok, 2 * c.lr * v, np.nan)
+    return unwrap_scalar(lower), unwrap_scalar(np.where(ok, upper, np.nan))
 
 
 def lemma_a9_bounds(
@@ -391,9 +401,10 @@ def lemma_a9_bounds(
 
     Dividing by ``rho_t`` gives ``gamma-bar <= gamma^a <= gamma-bar + log(2n)/rho_t``.
     """
-    log_L, q = _as_numpy(log_risk), _as_numpy(min_margin)
+    log_L, q = as_float_array(log_risk), as_float_array(min_margin)
     ok = log_L <= -math.log(2 * c.n)
-    return _out(np.where(ok, q, np.nan)), _out(np.where(ok, q + math.log(2 * c.n), np.nan))
+    upper = np.where(ok, q + math.log(2 * c.n), np.nan)
+    return unwrap_scalar(np.where(ok, q, np.nan)), unwrap_scalar(upper)
 
 
 def lemma_a10_constant(c: ProblemConstants) -> tuple[float, float, float]:
@@ -416,10 +427,10 @@ def Phi(c: ProblemConstants, *, log_x: ArrayLike | Tensor) -> Array:
     ``k_1 = 1 + (4 rho^2 + 2 beta) lr`` (Lemma A.10).
     """
     _, k1, _ = lemma_a10_constant(c)
-    ell = _log_scaled_risk(c, log_x)
+    ell = log_scaled_risk(c, log_x)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.log(-ell) + k1 / ell
-    return _out(np.where(ell < 0, value, np.nan))
+    return unwrap_scalar(np.where(ell < 0, value, np.nan))
 
 
 def lemma_a10_sandwich(
@@ -432,12 +443,12 @@ def lemma_a10_sandwich(
     end (NaN where the hypothesis fails), ``c`` from :func:`lemma_a10_constant`.
     """
     const, _, _ = lemma_a10_constant(c)
-    log_L = _as_numpy(log_risk)
-    ok = _log_scaled_risk(c, log_L) <= -2
+    log_L = as_float_array(log_risk)
+    ok = log_scaled_risk(c, log_L) <= -2
     with np.errstate(divide="ignore", invalid="ignore"):
-        upper = (1 + const / -log_L) * _as_numpy(gamma_c)
+        upper = (1 + const / -log_L) * as_float_array(gamma_c)
     # c = inf (e^{k_1} overflows): the bound is vacuous even where gamma^c underflows to 0
-    return _out(np.where(ok, np.inf if math.isinf(const) else upper, np.nan))
+    return unwrap_scalar(np.where(ok, np.inf if math.isinf(const) else upper, np.nan))
 
 
 def lemma_a12_b0(c: ProblemConstants, param_norm_s: float) -> float:
@@ -459,12 +470,12 @@ def lemma_a13_lower_bound(
 ) -> Array:
     """Lemma A.13: ``log gamma^c_{t+1} - log gamma^c_t >= (rho_t^2/v_t^2) ||mu_t||^2
     log(rho_{t+1}/rho_t)`` in the (5)-regime; returns the right-hand side."""
-    rho, rho1 = _as_numpy(param_norm), _as_numpy(param_norm_next)
-    v, mu2 = _as_numpy(v), _as_numpy(mu_norm_sq)
+    rho, rho1 = as_float_array(param_norm), as_float_array(param_norm_next)
+    v, mu2 = as_float_array(v), as_float_array(mu_norm_sq)
     # A step whose gradient underflowed (v = mu = 0) moves nothing: the bound is 0, not inf*0.
     with np.errstate(divide="ignore", invalid="ignore"):
         value = rho**2 / v**2 * mu2 * np.log(rho1 / rho)
-    return _out(np.where(mu2 == 0, 0.0, value))
+    return unwrap_scalar(np.where(mu2 == 0, 0.0, value))
 
 
 def lemma_a14_bounds(
@@ -480,14 +491,14 @@ def lemma_a14_bounds(
     ``L_s`` enters as ``log L_s`` (the engine's exact record), so ``1/L_s`` stays meaningful
     when ``L_s`` itself underflows float64 (the lower bound is then 0).
     """
-    dt = _as_numpy(t) - s
+    dt = as_float_array(t) - s
     if not bool(np.all(dt >= 0)):
         raise ValueError(f"t must be >= s={s}, got min {float(np.min(dt)) + s!r}")
     with np.errstate(over="ignore"):  # 1/L_s beyond float64: lower bound 0, still valid
         lower = 1.0 / (np.exp(-log_risk_s) + 3 * c.lr * c.rho**2 * dt)
     with np.errstate(divide="ignore"):
         upper = 2.0 / (dt * c.lr * gamma_c_s**2)
-    return _out(lower), _out(upper)
+    return unwrap_scalar(lower), unwrap_scalar(upper)
 
 
 def lemma_a15_bounds(
@@ -504,13 +515,13 @@ def lemma_a15_bounds(
     (``gamma^c_s = gamma^c(w_s)``, ``B_0`` of Lemma A.12, e.g. :func:`lemma_a12_b0`);
     ``L_s`` enters as ``log L_s`` as in :func:`lemma_a14_bounds`.
     """
-    dt = _times(_as_numpy(t) - s, "t - s")
+    dt = _times(as_float_array(t) - s, "t - s")
     # log(1/L_s + a) = -log L_s + log1p(a L_s), exact also when L_s underflows
     a = 3 * c.lr * c.rho**2 * dt
     upper = -log_risk_s + np.log1p(a * np.exp(log_risk_s)) - np.log(2 * c.n) - c.kappa
     with np.errstate(divide="ignore"):  # gamma^c_s underflowed to 0: both bounds vacuous
         lower = np.log(dt * c.lr * gamma_c_s**2 / (2 * c.n)) / (2 * b0)
-        return _out(lower), _out(upper / gamma_c_s)
+        return unwrap_scalar(lower), unwrap_scalar(upper / gamma_c_s)
 
 
 # ----------------------------------------------------------------------------- Theorem 3.2
@@ -521,11 +532,11 @@ def theorem32_average_risk_bound(c: ProblemConstants, t: ArrayLike | Tensor) -> 
     (1 + 8 log^2(gamma^2 eta t)/alpha^2 + 8 kappa^2/alpha^2 + eta^2)/(gamma^2 eta t)
     + ||w_0||^2/(m eta t)`` for every ``t > 0`` (needs Assumptions 2A, 2C, 3 and ``R <= 1``).
     """
-    _require(c, "Theorem 3.2", w0=True)
+    require_assumptions(c, "Theorem 3.2", w0=True)
     t = _times(t)
     g2e = c.gamma**2 * c.eta
     num = 1 + 8 * np.log(g2e * t) ** 2 / c.alpha**2 + 8 * c.kappa**2 / c.alpha**2 + c.eta**2
-    return _out(num / (g2e * t) + c.w0_norm**2 / (c.m * c.eta * t))
+    return unwrap_scalar(num / (g2e * t) + c.w0_norm**2 / (c.m * c.eta * t))
 
 
 def theoremb3_comparator(c: ProblemConstants, T: ArrayLike | Tensor) -> tuple[Array, Array]:
@@ -535,10 +546,10 @@ def theoremb3_comparator(c: ProblemConstants, T: ArrayLike | Tensor) -> tuple[Ar
     Lemma B.1: ``<grad L(w), u_1 - w> <= 1/(gamma^2 eta T) - L(w)`` (valid when ``s_1 >= 0``);
     Lemma B.2: ``2 <grad L(w), u_2> + m eta ||grad L(w)||^2 <= 0``.
     """
-    _require(c, "Theorem B.3")
+    require_assumptions(c, "Theorem B.3")
     T = _times(T, "T")
     s1 = (np.log(c.gamma**2 * c.eta * T) + c.kappa) / (c.alpha * c.gamma)
-    return _out(s1), _out(np.full_like(s1, c.eta / (2 * c.gamma)))
+    return unwrap_scalar(s1), unwrap_scalar(np.full_like(s1, c.eta / (2 * c.gamma)))
 
 
 # ----------------------------------------------------------------------------- Theorem 4.1
@@ -546,19 +557,20 @@ def theoremb3_comparator(c: ProblemConstants, T: ArrayLike | Tensor) -> tuple[Ar
 
 def lemma_c3_step_gain(c: ProblemConstants, G: ArrayLike | Tensor) -> Array:
     """Lemma C.3 (perceptron step): ``<w_{t+1} - w_t, bar-w_*> >= m alpha gamma eta G(w_t)``."""
-    _require(c, "Lemma C.3")
-    return _out(c.m * c.alpha * c.gamma * c.eta * _as_numpy(G))
+    require_assumptions(c, "Lemma C.3")
+    return unwrap_scalar(c.m * c.alpha * c.gamma * c.eta * as_float_array(G))
 
 
 def lemma_c3_average_G_bound(c: ProblemConstants, t: ArrayLike | Tensor) -> Array:
     """Lemma C.3: ``(1/t) sum_{k<t} G(w_k) <=
     (2 + 8 |log(gamma^2 eta t)|/alpha + 8 kappa/alpha + 4 eta)/(alpha gamma^2 eta t)
     + 3 ||w_0||/(sqrt(m) alpha gamma eta t)`` (log read as |log| per Lemma C.2's note)."""
-    _require(c, "Lemma C.3", w0=True)
+    require_assumptions(c, "Lemma C.3", w0=True)
     t = _times(t)
     a, g, e = c.alpha, c.gamma, c.eta
     num = 2 + 8 * np.abs(np.log(g**2 * e * t)) / a + 8 * c.kappa / a + 4 * e
-    return _out(num / (a * g**2 * e * t) + 3 * c.w0_norm / (math.sqrt(c.m) * a * g * e * t))
+    bound = num / (a * g**2 * e * t) + 3 * c.w0_norm / (math.sqrt(c.m) * a * g * e * t)
+    return unwrap_scalar(bound)
 
 
 def _c1_c2(c: ProblemConstants) -> tuple[float, float]:
@@ -571,7 +583,7 @@ def theorem41_tau(c: ProblemConstants) -> float:
     ``tau = 128 (1 + 4 kappa)/(alpha^2 gamma^2) max{c_2 eta, c_1 n, e,
     (c_2 eta + c_1 n)/eta log((c_2 eta + c_1 n)/eta), (c_2 eta + c_1 n)/eta ||w_0||/sqrt(m)}``
     with ``c_1 = 4 e^{kappa+2}``, ``c_2 = 8 + 4 beta~``."""
-    _require(c, "Theorem 4.1", w0=True)
+    require_assumptions(c, "Theorem 4.1", w0=True)
     c1, c2 = _c1_c2(c)
     ratio = (c2 * c.eta + c1 * c.n) / c.eta
     inner = max(
@@ -585,11 +597,11 @@ def theorem41_stable_bound(
 ) -> Array:
     """Theorem 4.1 / Lemma C.4 (corrected, spec §6.4): ``L_t <= factor/(alpha^2 gamma^2 eta
     (t - s))`` for ``t > s``; ``factor`` 2 as printed, 8 as the lemmas prove."""
-    _require(c, "Theorem 4.1")
+    require_assumptions(c, "Theorem 4.1")
     if not factor > 0:
         raise ValueError(f"factor={factor!r} must be > 0")
-    dt = _times(_as_numpy(t) - s, "t - s")
-    return _out(factor / (c.alpha**2 * c.gamma**2 * c.eta * dt))
+    dt = _times(as_float_array(t) - s, "t - s")
+    return unwrap_scalar(factor / (c.alpha**2 * c.gamma**2 * c.eta * dt))
 
 
 # ----------------------------------------------------------------------------- Corollary 4.2
@@ -598,7 +610,7 @@ def theorem41_stable_bound(
 def corollary42_budget(c: ProblemConstants) -> int:
     """Corollary 4.2's smallest admissible budget: the least integer ``T >=
     256 (1 + 4 kappa)/(alpha^2 gamma^2) max{c_1 n, 4 c_2^2, 2 c_2 ||w_0||/sqrt(m)}``."""
-    _require(c, "Corollary 4.2", w0=True)
+    require_assumptions(c, "Corollary 4.2", w0=True)
     c1, c2 = _c1_c2(c)
     inner = max(c1 * c.n, 4 * c2**2, 2 * c2 * c.w0_norm / math.sqrt(c.m))
     return math.ceil(256 * (1 + 4 * c.kappa) / (c.alpha**2 * c.gamma**2) * inner)
@@ -607,9 +619,9 @@ def corollary42_budget(c: ProblemConstants) -> int:
 def corollary42_stepsize(c: ProblemConstants, T: ArrayLike | Tensor) -> Array:
     """Corollary 4.2's per-neuron stepsize ``eta = alpha^2 gamma^2 T / (256 (1 + 4 kappa) c_2)``
     (GD stepsize ``lr = m eta``); ``c.lr`` is not used."""
-    _require(c, "Corollary 4.2")
+    require_assumptions(c, "Corollary 4.2")
     _, c2 = _c1_c2(c)
-    return _out(c.alpha**2 * c.gamma**2 * _times(T, "T") / (256 * (1 + 4 * c.kappa) * c2))
+    return unwrap_scalar(c.alpha**2 * c.gamma**2 * _times(T, "T") / (256 * (1 + 4 * c.kappa) * c2))
 
 
 def corollary42_risk_bound(
@@ -617,9 +629,16 @@ def corollary42_risk_bound(
 ) -> Array:
     """Corollary 4.2: ``L(w_T) <= factor (1 + 4 kappa) c_2 / (alpha^4 gamma^4 T^2)`` with
     factor 2048 printed, 1024 derived, 4096 safe (spec §6.6)."""
-    _require(c, "Corollary 4.2")
+    require_assumptions(c, "Corollary 4.2")
     if not factor > 0:
         raise ValueError(f"factor={factor!r} must be > 0")
     _, c2 = _c1_c2(c)
     T = _times(T, "T")
-    return _out(factor * (1 + 4 * c.kappa) * c2 / (c.alpha**4 * c.gamma**4 * T**2))
+    return unwrap_scalar(factor * (1 + 4 * c.kappa) * c2 / (c.alpha**4 * c.gamma**4 * T**2))
+
+
+# Former private names, kept while modules outside this one still import them.
+_as_numpy = as_float_array
+_out = unwrap_scalar
+_require = require_assumptions
+_log_scaled_risk = log_scaled_risk
