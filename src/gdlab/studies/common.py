@@ -3,8 +3,9 @@
 :func:`two_layer_runs` trains K runs of the two-layer network of eq. (2) at once (one per
 stepsize, shared initialisation) and caches the record as one unit; :func:`gd_sweep` wraps it as
 a :class:`~gdlab.stepsize.sweeps.SweepResult` with each run's constants. Data are named by plain
-JSON specs (``{"name": "xor"}``, ``{"name": "digits", "classes": [3, 8]}``) so that the spec is
-part of the cache key.
+JSON specs (``{"name": "xor"}``, ``{"name": "digits", "classes": [3, 8]}``, ``{"name":
+"five_point", "rescaled": true}`` for inputs divided by their radius) so that the spec is part of
+the cache key.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gdlab.data import Dataset, get_dataset
+from gdlab.data import Dataset, get_dataset, max_margin_direction
 from gdlab.experiments.study import RunContext, pack, unpack
 from gdlab.runtime import get_dtype
 from gdlab.stepsize.activations import get_activation
@@ -30,9 +31,15 @@ __all__ = ["dataset", "gd_sweep", "test_accuracy", "two_layer_runs"]
 
 
 def dataset(spec: Mapping[str, Any]) -> Dataset:
-    """The dataset of a spec ``{"name": ..., **kwargs}`` (JSON lists become tuples)."""
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "name"}
-    return get_dataset(spec["name"], **kwargs)
+    """The dataset of a spec ``{"name": ..., "rescaled": bool, **kwargs}`` (JSON lists become
+    tuples; ``"rescaled": true`` divides the inputs by their radius, spec §5)."""
+    kwargs = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in spec.items()
+        if k not in ("name", "rescaled")
+    }
+    ds = get_dataset(spec["name"], **kwargs)
+    return ds.rescaled() if spec.get("rescaled", False) else ds
 
 
 def test_accuracy(net: TwoLayerNet, W: torch.Tensor, ds: Dataset) -> torch.Tensor:
@@ -56,12 +63,15 @@ def two_layer_runs(
     record_every: int = 1,
     checkpoints: int = 1,
     per_neuron: bool = False,
+    record_w_star: bool = False,
 ) -> tuple[Trajectory, np.ndarray, np.ndarray]:
     """K GD runs of eq. (2) (balanced signs, shared Gaussian init), cached as one unit.
 
     GD has no state besides ``w``, so the horizon is split into ``checkpoints`` segments, each
     started from the previous ``w_final``; the test accuracy is measured at the segment ends
-    (and at step 0) when the data have a test split. Returns ``(trajectory, test_steps,
+    (and at step 0) when the data have a test split. ``record_w_star`` records
+    ``<w_t, bar-w_*>`` along the data's hard-margin SVM direction (Assumption 3; the data must be
+    linearly separable). Returns ``(trajectory, test_steps,
     test_accuracy (K, C))`` (empty arrays without a test split).
     """
     config = {
@@ -75,11 +85,13 @@ def two_layer_runs(
         "record_every": record_every,
         "checkpoints": checkpoints,
         "per_neuron": per_neuron,
+        "record_w_star": record_w_star,
         "dtype": str(get_dtype()).removeprefix("torch."),
     }
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         ds = dataset(data)
+        w_star = max_margin_direction(ds.X, ds.y)[0] if record_w_star else None
         net = TwoLayerNet.balanced(get_activation(activation), m)
         bounds = np.unique(np.linspace(0, steps, checkpoints + 1).round().astype(int))
         W = None
@@ -104,6 +116,7 @@ def two_layer_runs(
                     seed=seed,
                     record_every=record_every,
                     per_neuron=per_neuron,
+                    w_star=w_star,
                     device=ctx.device,
                     meta={"dataset": ds.name, "data_note": ds.note},
                 )
@@ -131,10 +144,17 @@ def gd_sweep(
     m: int,
     lr: list[float],
     steps: int,
+    *,
+    separable: bool = False,
     **kwargs: Any,
 ) -> SweepResult:
     """:func:`two_layer_runs` as a :class:`~gdlab.stepsize.sweeps.SweepResult` (record plus
-    each run's Assumption 1-3 constants, see :func:`~gdlab.stepsize.sweeps.run_sweep`)."""
+    each run's Assumption 1-3 constants, see :func:`~gdlab.stepsize.sweeps.run_sweep`).
+
+    ``separable`` attaches the data's hard-margin SVM direction and margin ``(w_*, gamma)``
+    (Assumption 3) to the constants; ValueError if the data are not linearly separable."""
     traj, _, _ = two_layer_runs(ctx, data, activation, m, lr, steps, **kwargs)
     net = TwoLayerNet.balanced(get_activation(activation), m)
-    return sweep_from_trajectory(dataset(data), net, traj)
+    ds = dataset(data)
+    w_star, gamma = max_margin_direction(ds.X, ds.y) if separable else (None, None)
+    return sweep_from_trajectory(ds, net, traj, w_star=w_star, gamma=gamma)
