@@ -214,7 +214,14 @@ def test_unknown_recipe_lists_known() -> None:
 
 
 def test_segmented_two_layer_runs_equal_one_run_and_are_cached(cache) -> None:
-    """GD keeps no state besides w, so restarting from w_final at checkpoints is exact."""
+    """GD keeps no state besides w, so restarting from w_final at checkpoints is exact.
+
+    Exact, not within ulps: the segments repeat the whole run's kernel calls on same-shaped
+    tensors, and gd's records are taken one at a time, so the boundary steps are recorded by
+    the same code as every other step (records used to be reduced in batches whose scalar-path
+    tail, on AVX-512, put one boundary step's risk 1 ulp away). The accuracies are the same
+    forward pass on the same parameters; the reload returns the saved bytes.
+    """
     from gdlab.experiments.figures import two_layer_runs
     from gdlab.experiments.registry import RunContext
 

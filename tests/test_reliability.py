@@ -59,16 +59,22 @@ def test_huge_stepsizes_record_only_finite_series(name: str, zero_init: bool, dt
         assert float(traj.min_margin.min()) < -1e4
         assert bool((traj.F == torch.finfo(dtype).max).any())
     # The saturated F still bounds L = mean log(1 + e^{-q}) <= mean e^{-q} from above. For
-    # q >> 1 the two agree to first order, and they are rounded differently (softplus + mean vs
-    # logsumexp + exp, a few ulps each): allow 16 ulps.
-    assert bool((traj.F >= traj.risk * (1 - 16 * torch.finfo(dtype).eps)).all())
+    # q >> 1 the two agree to first order, and they are rounded differently: the risk by
+    # softplus + mean (a few ulps), F as exp(logsumexp - log n), which turns the absolute
+    # rounding of a log-space value of size |log F| into a relative error of about
+    # |log F| ulps (float32 at q_min = 37: 21 ulps, seen with torch's scalar kernels). Allow
+    # (16 + |log F|) ulps (log F taken at the smallest normal float where F underflows to 0,
+    # where the risk is 0 as well).
+    info = torch.finfo(dtype)
+    slack = (16 + traj.F.clamp_min(info.tiny).log().abs()) * info.eps
+    assert bool((traj.F >= traj.risk * (1 - slack)).all())
     if zero_init:
         # W0 = 0: no direction, so gamma-bar(w_0) = 0 by convention, q_min(0) = 0 is kept.
         assert bool((traj.param_norm[:, 0] == 0).all())
         assert bool((traj.normalized_margin[:, 0] == 0).all())
         assert bool((traj.min_margin[:, 0] == 0).all())
         assert bool((traj.neuron_margins[:, 0] == 0).all())
-        # With no radial direction all of the gradient is tangential.
+        # With no radial direction all of the gradient is tangential (g - 0 is exact).
         assert torch.equal(traj.mu_norm_sq[:, 0], traj.grad_norm_sq[:, 0])
 
 
@@ -150,8 +156,8 @@ XOR_Y = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=F64)
         ({"init_scale": math.inf}, ValueError, "init_scale=inf must be finite"),
         ({"init_scale": "0.1"}, TypeError, "init_scale must be a real number, got '0.1'"),
         ({"init_scale": True}, TypeError, "init_scale must be a real number, got True"),
-        ({"X": XOR_X.clone().fill_(math.inf)}, ValueError, "X must be a floating tensor with fin"),
-        ({"X": XOR_X.clone().fill_(math.nan)}, ValueError, "X must be a floating tensor with fin"),
+        ({"X": XOR_X.clone().fill_(math.inf)}, ValueError, r"finite entries, got X\[0, 0\] = inf"),
+        ({"X": XOR_X.clone().fill_(math.nan)}, ValueError, r"finite entries, got X\[0, 0\] = nan"),
         ({"lr": 1e39, "dtype": F32}, ValueError, r"lr=1e\+39 \(at index 0\) is not a finite pos"),
         ({"lr": 1e-46, "dtype": F32}, ValueError, r"lr=1e-46 \(at index 0\) is not a finite pos"),
         ({"per_neuron": "yes"}, TypeError, "per_neuron must be a bool, got 'yes'"),
@@ -179,6 +185,8 @@ def test_record_every_beyond_steps_records_the_endpoints() -> None:
     sparse = train(net, XOR_X, XOR_Y, 1.0, 5, record_every=50, device="cpu")
     full = train(net, XOR_X, XOR_Y, 1.0, 5, device="cpu")
     assert sparse.steps.tolist() == [0, 5]
+    # The same steps, and every record is the same kernel calls on same-shaped tensors whatever
+    # is recorded around it (gd._Recorder): bit-identical by construction, on every CPU.
     assert torch.equal(sparse.risk, full.risk[:, [0, 5]])
 
 

@@ -5,13 +5,18 @@
 per-neuron step of Theorems 3.2-4.3). Each step costs one evaluation of the closed-form
 gradient (two matrix products over all runs); that same evaluation supplies the recorded series
 at step t and the gradient for step t + 1. Recording stores margins and inner products into
-preallocated device tensors (no host synchronisation inside the loop); the series are reduced
-in chunks and returned on the CPU.
+preallocated device tensors (no host synchronisation inside the loop) and returned on the CPU.
+Every record, at step 0 or later, is reduced on its own by one code path (:class:`_Recorder`)
+from tensors of the same shapes, so a step's recorded values do not depend on which other steps
+are recorded or where a run (or a segment of one) starts.
 
 Reliability under extreme settings: every recorded series is finite (``F`` saturates at the
 float maximum, normalised margins are 0 at a zero parameter); a run whose parameters overflow
 the float range raises :class:`NonFiniteRecordError` naming the series, step, run and stepsize;
-a float32 run warns when the risk's per-step change falls below float32 resolution.
+a float32 run warns when the risk's per-step change falls below float32 resolution. Arguments
+are validated before any step: the device like ``GDLAB_DEVICE``, the memory of the records
+against :data:`RECORD_BYTES_CAP`, and the scale of the inputs
+(:func:`~gdlab.stepsize.network.check_input_scale`).
 """
 
 from __future__ import annotations
@@ -25,27 +30,39 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from gdlab.runtime import get_device, get_dtype
+from gdlab.runtime import get_dtype
 from gdlab.stepsize.activations import Activation
 from gdlab.stepsize.network import (
     Evaluator,
     TwoLayerNet,
     check_data,
+    check_device,
+    check_input_scale,
     log_logistic_loss,
     logistic_loss,
 )
 from gdlab.stepsize.trajectory import Trajectory
 
-__all__ = ["NonFiniteRecordError", "margin_statistics", "train"]
+__all__ = [
+    "RECORD_BYTES_CAP",
+    "NonFiniteRecordError",
+    "check_record_bytes",
+    "margin_statistics",
+    "train",
+]
+
+#: The largest memory, in bytes, that the records of one call may take (4 GiB, a fixed cap, the
+#: same on every machine); a larger request is refused before any step.
+RECORD_BYTES_CAP = 4 * 2**30
 
 # Inputs normalised to unit norm have ||x|| = 1 up to a few ulps; only a larger R is reported.
 _RADIUS_SLACK = 1e-12
-# Recorded margins are buffered and reduced in chunks of at most this many entries (32 MB).
-_CHUNK_ENTRIES = 1 << 22
 # Steps whose matrix products have fewer multiply-adds (K m n d) run on one thread by default.
 _SMALL_WORK = 1 << 24
 _MARGIN_KEYS = ("risk", "log_risk", "min_margin", "G", "F")
 _PARAM_KEYS = ("grad_norm_sq", "v", "param_norm")
+# Series of a Trajectory besides those: normalized_margin, and w_star_inner when asked for.
+_SERIES_COUNT = len(_MARGIN_KEYS) + len(_PARAM_KEYS) + 1
 
 
 class NonFiniteRecordError(FloatingPointError, RuntimeError):
@@ -63,12 +80,16 @@ def margin_statistics(q: Tensor) -> dict[str, Tensor]:
     """
     log_n = math.log(q.shape[-1])
     f_max = torch.finfo(q.dtype).max
+    # Paired reductions (one log-sum-exp, one mean for two series) keep a record's kernel count
+    # low: the engine reduces every record on its own.
+    lse = torch.logsumexp(torch.stack((log_logistic_loss(q), q.neg())), -1).sub_(log_n)
+    means = torch.stack((logistic_loss(q), torch.sigmoid(q.neg()))).mean(-1)
     return {
-        "risk": logistic_loss(q).mean(-1),
-        "log_risk": torch.logsumexp(log_logistic_loss(q), -1) - log_n,
+        "risk": means[0],
+        "log_risk": lse[0],
         "min_margin": q.amin(-1),
-        "G": torch.sigmoid(-q).mean(-1),
-        "F": torch.exp(torch.logsumexp(-q, -1) - log_n).clamp_max(f_max),
+        "G": means[1],
+        "F": lse[1].exp().clamp_max(f_max),
     }
 
 
@@ -138,9 +159,28 @@ def _initial_params(
     return W0
 
 
-def _recorded_steps(steps: int, record_every: int) -> list[int]:
-    recorded = list(range(0, steps + 1, record_every))
-    return recorded if recorded[-1] == steps else [*recorded, steps]
+def check_record_bytes(nbytes: int, what: str) -> None:
+    """Refuse, before any step, records that would take more than :data:`RECORD_BYTES_CAP`.
+
+    ``what`` says how the size was counted (it is part of the one-line message).
+    """
+    if nbytes > RECORD_BYTES_CAP:
+        raise ValueError(
+            f"the records would take {nbytes / 2**30:.3g} GiB ({what}), more than the cap "
+            f"RECORD_BYTES_CAP = {RECORD_BYTES_CAP / 2**30:g} GiB; record fewer steps "
+            "(record_every) or fewer runs"
+        )
+
+
+def _record_count(steps: int, record_every: int) -> int:
+    """S, the number of recorded steps 0, record_every, ... and ``steps`` (no list is built)."""
+    return steps // record_every + 1 + (steps % record_every != 0)
+
+
+def _recorded_steps(steps: int, record_every: int) -> Tensor:
+    """The recorded steps as an int64 tensor of :func:`_record_count` entries."""
+    grid = torch.arange(0, steps + 1, record_every, dtype=torch.int64)
+    return grid if steps % record_every == 0 else torch.cat((grid, torch.tensor([steps])))
 
 
 def train(
@@ -178,7 +218,8 @@ def train(
         (``record_every > steps`` records steps 0 and ``steps`` only).
     per_neuron : also record the two per-neuron margins (spec §5, Fig. 4).
     w_star : (d,) a unit separator; also record ``<w_t, (a_1 w*, ..., a_m w*)>``.
-    device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``.
+    device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``; ``device`` is a
+        name (``auto``, ``cpu``, ``cuda``, any case) or a cpu/cuda ``torch.device``.
     meta : extra entries for ``Trajectory.meta`` (the computed facts take precedence).
     threads : CPU threads for the run (restored afterwards). ``None``: one thread when a step
         has fewer than ``2**24`` multiply-adds (``K m n d``), else torch's current setting.
@@ -193,10 +234,16 @@ def train(
     Raises
     ------
     TypeError, ValueError : invalid arguments, before any computation; the message names them.
+        Also before any step: records beyond :data:`RECORD_BYTES_CAP`; inputs so large that a
+        GD step overflows (``lr * max ||x_i||^2`` beyond the float range,
+        :func:`~gdlab.stepsize.network.check_input_scale`); margins or gradient not finite at
+        the initial parameters.
+    RuntimeConfigError : a ``device`` that ``GDLAB_DEVICE`` would refuse (unknown, or cuda
+        without a CUDA GPU); see :func:`~gdlab.stepsize.network.check_device`.
     NonFiniteRecordError : the parameters overflowed the float range (a recorded series or
         ``w_final`` is inf/NaN); the message names the series, step, run and stepsize.
     """
-    device = get_device() if device is None else torch.device(device)
+    device = check_device(device)
     dtype = get_dtype() if dtype is None else dtype
     if dtype not in (torch.float64, torch.float32):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
@@ -222,9 +269,16 @@ def train(
         )
     K = max(n_lr, n_w)
     lr_cpu = lr_cpu.expand(K).contiguous()
+    S = _record_count(steps, record_every)
+    per_step = K * (_SERIES_COUNT + (w_star is not None) + (2 * net.m if per_neuron else 0))
+    check_record_bytes(
+        S * (8 + per_step * dtype.itemsize),
+        f"{S} recorded steps x {K} runs x {per_step // K} values x {dtype.itemsize} bytes",
+    )
 
     X = X.detach().to(device=device, dtype=dtype)
     y = y.detach().to(device=device, dtype=dtype)
+    check_input_scale(X, float(lr_cpu.max()))
     R = float(X.norm(dim=1).max())
     if R > 1.0 + _RADIUS_SLACK:
         warnings.warn(
@@ -245,17 +299,15 @@ def train(
     W.copy_(W_init.expand(K, -1, -1))  # a fresh tensor: the caller's W0 is never modified
     lr3 = lr_cpu.to(device).view(K, 1, 1)
     evaluator = Evaluator(net, X, y)
-    recorded = _recorded_steps(steps, record_every)
-    recorder = _Recorder(net, X, y, K, len(recorded), per_neuron, w_star)
+    recorder = _Recorder(net, X, y, K, S, per_neuron, w_star)
     if threads is None and K * net.m * n * d < _SMALL_WORK:
         threads = 1
     with _cpu_threads(threads if device.type == "cpu" else None):
         neg_q, grad = evaluator.neg_margins_and_grad(W)
-        s = 0
+        _check_initial(neg_q, grad, X, W)
         for t in range(steps + 1):
-            if t == recorded[s]:
-                recorder.record(s, neg_q, grad, W)
-                s += 1
+            if t % record_every == 0 or t == steps:
+                recorder.record(neg_q, grad, W)
             if t == steps:
                 break
             W.addcmul_(lr3, grad, value=-1.0)
@@ -281,7 +333,7 @@ def train(
     traj = Trajectory(
         lr=lr_cpu,
         eta=lr_cpu / net.m,
-        steps=torch.tensor(recorded, dtype=torch.int64),
+        steps=_recorded_steps(steps, record_every),
         **recorder.series(),
         w_final=W.cpu(),
         meta=info,
@@ -290,6 +342,18 @@ def train(
     if dtype == torch.float32:
         info["float32_resolution_lost_at"] = _float32_resolution_lost_at(traj)
     return traj
+
+
+def _check_initial(neg_q: Tensor, grad: Tensor, X: Tensor, W: Tensor) -> None:
+    """Refuse a start whose margins or gradient are already inf/NaN (before any step): the
+    inputs or the initial parameters are too large, whatever the stepsize."""
+    if bool(torch.isfinite(neg_q).all() & torch.isfinite(grad).all()):
+        return
+    raise ValueError(
+        f"the margins or the gradient at the initial parameters are not finite in "
+        f"{str(X.dtype).removeprefix('torch.')} (max |x_ij| = {float(X.abs().max()):.3g}, max "
+        f"|W0| = {float(W.abs().max()):.3g}): rescale the inputs or the initial parameters"
+    )
 
 
 def _check_finite(traj: Trajectory) -> None:
@@ -358,8 +422,13 @@ def _float32_resolution_lost_at(traj: Trajectory) -> list[int | None]:
 
 
 class _Recorder:
-    """Per-step records of a GD batch: margins and (grad, W) are copied into device buffers of
-    ``chunk`` recorded steps, which are reduced to the (S, K) series when full (no host sync)."""
+    """Per-step records of a GD batch, written into preallocated device tensors.
+
+    Each record is reduced on its own, when it is taken, by the same operations on tensors of
+    the same shapes, whatever its step: batching records into one larger reduction would give
+    a record different float rounding depending on its position in the batch (vectorised
+    elementwise kernels evaluate the last elements of a tensor by a scalar path).
+    """
 
     def __init__(
         self,
@@ -371,51 +440,39 @@ class _Recorder:
         per_neuron: bool,
         w_star: Tensor | None,
     ) -> None:
-        (n, d), m = X.shape, net.m
         kw = {"device": X.device, "dtype": X.dtype}
-        per_record = K * (n + 2 * m * d + (m * n if per_neuron else 0))
-        self.chunk = max(1, min(S, _CHUNK_ENTRIES // per_record))
-        self.S, self.K = S, K
+        self.s, self.K = 0, K
         self.act, self.X, self.y, self.w_star = net.activation, X, y, w_star
         self.a = net.a.to(**kw)
-        self.neg_q = torch.empty(self.chunk, K, n, **kw)
-        self.params = torch.empty(self.chunk, K, 2, m, d, **kw)  # (grad, W)
-        keys = (*_MARGIN_KEYS, *_PARAM_KEYS, *(("w_star_inner",) if w_star is not None else ()))
-        self.out = {key: torch.empty(S, K, **kw) for key in keys}
-        self.neuron = torch.empty(2, S, K, m, **kw) if per_neuron else None
+        self.keys = (
+            *_MARGIN_KEYS,
+            *_PARAM_KEYS,
+            *(("w_star_inner",) if w_star is not None else ()),
+        )
+        self.out = torch.empty(S, len(self.keys), K, **kw)
+        self.neuron = torch.empty(S, 2, K, net.m, **kw) if per_neuron else None
 
-    def record(self, s: int, neg_q: Tensor, grad: Tensor, W: Tensor) -> None:
-        """Store recorded step number ``s`` (0-based) with margins ``-neg_q``, gradient, W."""
-        self.neg_q[s % self.chunk] = neg_q
-        torch.stack((grad, W), 1, out=self.params[s % self.chunk])
-        if (s + 1) % self.chunk == 0 or s + 1 == self.S:
-            self._flush(s + 1)
-
-    def _flush(self, stop: int) -> None:
-        """Reduce the buffered records of recorded steps [stop - filled, stop)."""
-        filled = (stop - 1) % self.chunk + 1
-        rows = slice(stop - filled, stop)
-        stats = margin_statistics(self.neg_q[:filled].neg())
-        V = self.params[:filled].view(filled * self.K, 2, -1)
-        gram = torch.bmm(V, V.mT).view(filled, self.K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
-        stats["grad_norm_sq"] = gram[..., 0]
-        stats["v"] = -gram[..., 1]
-        stats["param_norm"] = gram[..., 3].sqrt()
-        Ws = self.params[:filled, :, 1]
+    def record(self, neg_q: Tensor, grad: Tensor, W: Tensor) -> None:
+        """Store the next recorded step: margins ``-neg_q`` (K, n), gradient and W (K, m, d)."""
+        stats = margin_statistics(neg_q.neg())
+        V = torch.stack((grad, W), 1).view(self.K, 2, -1)
+        gram = torch.bmm(V, V.mT).view(self.K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
+        values = [stats[key] for key in _MARGIN_KEYS]
+        values += [gram[:, 0], gram[:, 1].neg(), gram[:, 3].sqrt()]
         if self.w_star is not None:
-            stats["w_star_inner"] = torch.matmul(torch.matmul(Ws, self.w_star), self.a)
-        for key, value in stats.items():
-            self.out[key][rows] = value
+            values.append(torch.matmul(torch.matmul(W, self.w_star), self.a))
+        torch.stack(values, out=self.out[self.s])
         if self.neuron is not None:
-            self.neuron[:, rows] = _neuron_margins(self.act, Ws, self.X, self.y, self.a)
+            self.neuron[self.s] = _neuron_margins(self.act, W, self.X, self.y, self.a)
+        self.s += 1
 
     def series(self) -> dict[str, Tensor]:
         """The recorded series as (K, S) (per-neuron: (K, S, m)) CPU tensors."""
-        out = dict(self.out)
+        out = {key: self.out[:, i] for i, key in enumerate(self.keys)}
         out["normalized_margin"] = _ratio(out["min_margin"], out["param_norm"])
         series = {key: value.T.contiguous().cpu() for key, value in out.items()}
         if self.neuron is not None:
-            margins = self.neuron.transpose(1, 2).contiguous().cpu()
+            margins = self.neuron.permute(1, 2, 0, 3).contiguous().cpu()
             series["neuron_margins"], series["neuron_linear_margins"] = margins[0], margins[1]
         return series
 

@@ -24,14 +24,20 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from gdlab.data import Dataset
-from gdlab.runtime import get_device, get_dtype, make_generator
+from gdlab.runtime import get_dtype, make_generator
 from gdlab.stepsize.activations import Activation, get_activation
-from gdlab.stepsize.gd import margin_statistics
-from gdlab.stepsize.network import logistic_loss
+from gdlab.stepsize.gd import check_record_bytes, margin_statistics
+from gdlab.stepsize.network import check_device, check_input_scale, logistic_loss
 
 __all__ = ["DEPTH", "MLPTrajectory", "init_mlp", "mlp_forward", "train_mlp"]
 
 DEPTH = 4
+# The recorded series, in the order of a step's record.
+_SERIES = ("risk", "log_risk", "grad_norm_sq", "param_norm", "min_margin")
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 @dataclass
@@ -84,13 +90,14 @@ def init_mlp(
     for name, value in (("d", d), ("width", width), ("runs", runs)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    device = check_device(device)
     gen = make_generator(seed)
     shapes = [(width, d), (width, width), (width, width), (1, width)]
     weights = []
     for out_dim, in_dim in shapes:
         bound = 1.0 / math.sqrt(in_dim)
         w = (2.0 * torch.rand(out_dim, in_dim, generator=gen, dtype=torch.float64) - 1.0) * bound
-        weights.append(w.to(device=device or get_device(), dtype=dtype or get_dtype()))
+        weights.append(w.to(device=device, dtype=dtype or get_dtype()))
     return [w.expand(runs, -1, -1).clone() for w in weights]
 
 
@@ -120,53 +127,75 @@ def train_mlp(
 
     Records at every step ``t = 0..steps`` the risk, its log, ``||grad L||^2``, ``||w||``, the min
     margin and the ``||w||^4``-normalised margin; the test accuracy every ``test_every`` steps
-    (and at the last step) when ``data`` has a test split.
+    (and at the last step) when ``data`` has a test split. Every record is taken by the same
+    code at every step (:func:`~gdlab.stepsize.gd.margin_statistics` on the (K, n) margins).
+
+    Raises ValueError/TypeError/RuntimeConfigError before any step, one line naming the value:
+    invalid arguments, a ``device`` that ``GDLAB_DEVICE`` would refuse, records beyond
+    :data:`~gdlab.stepsize.gd.RECORD_BYTES_CAP`, inputs too large for a GD step in ``dtype``
+    (:func:`~gdlab.stepsize.network.check_input_scale`) or non-finite margins at initialisation.
     """
-    lr_t = torch.as_tensor(lr, dtype=torch.float64).reshape(-1)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a gdlab.data.Dataset, got {type(data).__name__}")
+    try:
+        lr_t = torch.as_tensor(lr, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"lr must be a sequence of positive stepsizes, got {lr!r}") from err
     if lr_t.numel() == 0 or not bool((lr_t > 0).all()) or not bool(lr_t.isfinite().all()):
         raise ValueError(f"lr must be a non-empty list of positive finite stepsizes, got {lr!r}")
-    if not isinstance(steps, int) or steps < 0:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not isinstance(test_every, int) or test_every < 1:
+    if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 1:
         raise ValueError(f"test_every must be a positive int, got {test_every!r}")
-    device = get_device() if device is None else torch.device(device)
-    dtype = dtype or get_dtype()
+    device = check_device(device)
+    dtype = get_dtype() if dtype is None else dtype
+    if dtype not in (torch.float64, torch.float32):
+        raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
     phi = get_activation(activation)
     K = lr_t.numel()
-    X, y = data.X.to(device, dtype), data.y.to(device, dtype)
     has_test = data.X_test is not None
+    tests = steps // test_every + 2 if has_test else 0  # an upper bound on the test records
+    check_record_bytes(
+        (steps + 1) * (8 + K * len(_SERIES) * dtype.itemsize) + tests * (8 + K * dtype.itemsize),
+        f"{steps + 1} recorded steps x {K} runs x {len(_SERIES)} values x {dtype.itemsize} bytes",
+    )
+    X, y = data.X.to(device, dtype), data.y.to(device, dtype)
+    check_input_scale(X, float(lr_t.max()))
     if has_test:
         X_test, y_test = data.X_test.to(device, dtype), data.y_test.to(device, dtype)
     lr_b = lr_t.to(device, dtype)[:, None, None]
     weights = init_mlp(data.d, width, K, seed, device, dtype)
 
-    rec: dict[str, list[Tensor]] = {
-        k: [] for k in ("risk", "log_risk", "grad_norm_sq", "param_norm", "min_margin")
-    }
+    rec = torch.empty(steps + 1, len(_SERIES), K, device=device, dtype=dtype)
+    no_grad = torch.full((K,), math.nan, device=device, dtype=dtype)  # no step after the last
     test_steps: list[int] = []
     test_acc: list[Tensor] = []
     for t in tqdm(range(steps + 1), disable=not progress, desc="deep MLP GD", leave=False):
         for w in weights:
             w.requires_grad_(t < steps)
         q = y * mlp_forward(weights, X, phi)
+        if t == 0 and not bool(torch.isfinite(q).all()):
+            raise ValueError(
+                f"the margins at initialisation are not finite in {_name(dtype)} (max |x_ij| "
+                f"= {float(X.abs().max()):.3g}): rescale the inputs"
+            )
         risk = logistic_loss(q).mean(dim=1)
         if t < steps:
             grads = torch.autograd.grad(risk.sum(), weights)
         with torch.no_grad():
             stats = margin_statistics(q)
-            for key in ("risk", "log_risk", "min_margin"):
-                rec[key].append(stats[key])
-            rec["param_norm"].append(sum(w.square().sum(dim=(1, 2)) for w in weights).sqrt())
+            stats["param_norm"] = sum(w.square().sum(dim=(1, 2)) for w in weights).sqrt()
             if has_test and (t % test_every == 0 or t == steps):
                 test_steps.append(t)
                 pred = mlp_forward(weights, X_test, phi)
                 test_acc.append(((pred * y_test) > 0).to(dtype).mean(dim=1))
             if t < steps:
-                rec["grad_norm_sq"].append(sum(g.square().sum(dim=(1, 2)) for g in grads))
+                stats["grad_norm_sq"] = sum(g.square().sum(dim=(1, 2)) for g in grads)
                 weights = [w.detach() - lr_b * g for w, g in zip(weights, grads, strict=True)]
             else:
-                rec["grad_norm_sq"].append(torch.full_like(stats["risk"], math.nan))
-    series = {k: torch.stack(v, dim=1).cpu() for k, v in rec.items()}
+                stats["grad_norm_sq"] = no_grad
+            torch.stack([stats[key] for key in _SERIES], out=rec[t])
+    series = {key: rec[:, i].T.contiguous().cpu() for i, key in enumerate(_SERIES)}
     return MLPTrajectory(
         lr=lr_t,
         steps=torch.arange(steps + 1),
@@ -183,7 +212,7 @@ def train_mlp(
             "activation": activation,
             "seed": seed,
             "device": device.type,
-            "dtype": str(dtype).removeprefix("torch."),
+            "dtype": _name(dtype),
             "note": data.note,
         },
         **series,

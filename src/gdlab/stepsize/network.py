@@ -17,13 +17,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gdlab.runtime import make_generator
+from gdlab.runtime import RuntimeConfigError, get_device, make_generator
 from gdlab.stepsize.activations import Activation, softplus
 
 __all__ = [
     "Evaluator",
     "TwoLayerNet",
     "check_data",
+    "check_device",
+    "check_input_scale",
     "log_logistic_loss",
     "logistic_loss",
     "logistic_loss_grad",
@@ -57,8 +59,15 @@ def check_data(X: Tensor, y: Tensor | None = None) -> None:
         raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have shape (n, d) with n, d >= 1, got {tuple(X.shape)}")
-    if not X.is_floating_point() or not bool(torch.isfinite(X).all()):
-        raise ValueError("X must be a floating tensor with finite entries")
+    if not X.is_floating_point():
+        raise ValueError(f"X must be a floating tensor, got dtype {X.dtype}")
+    bad = ~torch.isfinite(X)
+    if bool(bad.any()):
+        i, j = (int(k) for k in bad.nonzero()[0])
+        raise ValueError(
+            f"X must have finite entries, got X[{i}, {j}] = {X[i, j].item()} "
+            f"({int(bad.sum())} non-finite entries)"
+        )
     if y is None:
         return
     if not isinstance(y, Tensor):
@@ -68,6 +77,63 @@ def check_data(X: Tensor, y: Tensor | None = None) -> None:
     bad = (y != 1) & (y != -1)
     if bool(bad.any()):
         raise ValueError(f"labels y must be in {{-1, +1}}, got {y[bad][0].item()!r}")
+
+
+def check_device(device: torch.device | str | None) -> torch.device:
+    """The compute device of a ``device`` argument, validated as ``GDLAB_DEVICE`` is.
+
+    ``None`` reads ``GDLAB_DEVICE``; a string goes through :func:`gdlab.runtime.get_device`
+    (``auto``, ``cpu`` or ``cuda``, any case; ``cuda`` only with a CUDA GPU); a
+    :class:`torch.device` must be a CPU or an existing CUDA device. Raises
+    :class:`~gdlab.runtime.RuntimeConfigError` or TypeError, one line naming the value.
+    """
+    if device is None or isinstance(device, str):
+        return get_device(device)
+    if not isinstance(device, torch.device):
+        raise TypeError(
+            f"device must be None, a str (auto, cpu, cuda) or a torch.device, got "
+            f"{type(device).__name__} {device!r}"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise RuntimeConfigError(
+            f"device={device!r} has type {device.type!r}; allowed: a cpu or cuda torch.device, "
+            "or the names auto, cpu, cuda"
+        )
+    get_device(device.type)  # raises when CUDA is asked for and absent
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise RuntimeConfigError(
+            f"device={device!r} does not exist: {count} CUDA GPU(s) present, allowed indices "
+            f"0..{count - 1}"
+        )
+    return device
+
+
+def check_input_scale(X: Tensor, lr_max: float) -> float:
+    """``max ||x_i||^2`` of inputs X (n, d) in their dtype, refused when a GD step cannot be
+    represented: when it overflows, or when ``lr_max * max ||x_i||^2`` does.
+
+    A GD step changes the pre-activations ``x^T w`` by up to about ``lr ||x||^2`` times the
+    network's derivatives, so past that point every run overflows whatever its stepsize: the
+    data, not the stepsize, are the problem (the theorems assume ``||x_i|| <= 1``). The
+    ValueError names the largest ``|x_ij|``.
+    """
+    r2 = float(X.square().sum(dim=1).max())
+    limit = torch.finfo(X.dtype).max
+    if math.isfinite(r2) and lr_max * r2 <= limit:
+        return r2
+    dtype = str(X.dtype).removeprefix("torch.")
+    largest = float(X.abs().max())
+    what = (
+        "max ||x_i||^2 overflows"
+        if not math.isfinite(r2)
+        else f"lr * max ||x_i||^2 = {lr_max:.3g} * {r2:.3g} exceeds"
+    )
+    raise ValueError(
+        f"the inputs are too large: max |x_ij| = {largest:.3g} and {what} the {dtype} range "
+        f"{limit:.3g}, so a GD step cannot be represented; rescale X (the theorems assume "
+        "||x_i|| <= 1)"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +237,7 @@ class TwoLayerNet:
                 raise ValueError(f"{name}={value!r} must be an int >= 1")
         if not (math.isfinite(scale) and scale >= 0):
             raise ValueError(f"init scale={scale!r} must be finite and >= 0")
+        device = check_device(device)
         gen = make_generator(seed)
         W = torch.randn(K, self.m, d, generator=gen, dtype=torch.float64) * scale
         return W.to(device=device, dtype=dtype)

@@ -12,13 +12,22 @@ from typing import ParamSpec, TypeVar
 import torch
 
 __all__ = [
+    "RECORD_BYTES_CAP",
     "check_choice",
+    "check_finite",
+    "check_fit",
     "check_int",
+    "check_params",
     "check_real",
+    "check_record_bytes",
     "per_run",
     "small_problem_threads",
     "threads_for_params",
 ]
+
+#: The largest memory, in bytes, that the records of one training call may take (4 GiB, a
+#: fixed cap, the same on every machine; Part I's engine uses the same cap).
+RECORD_BYTES_CAP = 4 * 2**30
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,6 +61,81 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
     return str(value)
+
+
+def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
+    """``value`` if it is a floating tensor with only finite entries (else the first bad one is
+    named)."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got dtype {value.dtype}")
+    bad = ~torch.isfinite(value)
+    if bool(bad.any()):
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{name} must have finite entries, got {name}{list(index)} = {value[index].item()} "
+            f"({int(bad.sum())} of {value.numel()} entries not finite)"
+        )
+    return value
+
+
+def _shapes(params: tuple[torch.Tensor, ...]) -> str:
+    return ", ".join(str(tuple(p.shape)) for p in params)
+
+
+def check_params(params: object) -> int:
+    """The run count K of ``params``: a non-empty tuple of finite floating tensors of one dtype
+    and device, all with the same leading dimension K >= 1."""
+    if not isinstance(params, tuple | list) or not params:
+        raise ValueError(f"params must be a non-empty tuple of (K, ...) tensors, got {params!r}")
+    for i, p in enumerate(params):
+        check_finite(f"params[{i}]", p)
+        if p.dim() < 2 or p.shape[0] < 1:
+            raise ValueError(
+                f"params[{i}] must have shape (K, ...) with K >= 1 runs, got {tuple(p.shape)}"
+            )
+    first = params[0]
+    if any(p.shape[0] != first.shape[0] for p in params):
+        raise ValueError(f"params disagree on the run count K (dimension 0): {_shapes(params)}")
+    if any(p.dtype != first.dtype or p.device != first.device for p in params):
+        kinds = ", ".join(f"{p.dtype} on {p.device}" for p in params)
+        raise ValueError(f"params must share one dtype and device, got {kinds}")
+    return int(first.shape[0])
+
+
+def check_fit(
+    model: str, params: tuple[torch.Tensor, ...], dims: tuple[int, int], task: object
+) -> None:
+    """``params`` (input and output sizes ``dims`` under ``model``) fit ``task``: its ``dx``,
+    ``dy``, run count (1 or K), dtype and device (``task.num_runs``, ``task.tensors()``)."""
+    K, (dx, dy) = params[0].shape[0], dims
+    if (dx, dy) != (task.dx, task.dy):
+        raise ValueError(
+            f"{model} params map {dx} inputs to {dy} outputs, but the task has dx={task.dx} and "
+            f"dy={task.dy}; param shapes: {_shapes(params)}"
+        )
+    if task.num_runs not in (1, K):
+        raise ValueError(
+            f"the task has {task.num_runs} runs (leading dimension) but params have K={K}; "
+            "allowed: 1 (shared) or K"
+        )
+    data = task.tensors()[0]
+    if data.dtype != params[0].dtype or data.device != params[0].device:
+        raise ValueError(
+            f"params ({params[0].dtype} on {params[0].device}) and the task ({data.dtype} on "
+            f"{data.device}) must share dtype and device"
+        )
+
+
+def check_record_bytes(nbytes: int, what: str) -> None:
+    """Refuse records that would take more than :data:`RECORD_BYTES_CAP` (``what`` says how
+    ``nbytes`` was counted), before any training step."""
+    if nbytes > RECORD_BYTES_CAP:
+        raise ValueError(
+            f"the records would take {nbytes / 2**30:.3g} GiB ({what}), more than the cap "
+            f"RECORD_BYTES_CAP = {RECORD_BYTES_CAP / 2**30:g} GiB; record fewer steps (every)"
+        )
 
 
 def per_run(
@@ -100,7 +184,8 @@ def threads_for_params(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         params = signature.bind_partial(*args, **kwargs).arguments.get("params") or ()
-        with small_problem_threads(max((p.numel() for p in params), default=0)):
+        sizes = (p.numel() for p in params if isinstance(p, torch.Tensor))
+        with small_problem_threads(max(sizes, default=0)):
             return func(*args, **kwargs)
 
     return wrapper

@@ -58,6 +58,11 @@ class TwoLayerNet:
             raise ValueError(f"W {tuple(W.shape)} and U {tuple(U.shape)} widths do not match")
         return W, U
 
+    def dims(self, params: Params) -> tuple[int, int]:
+        """``(dx, dy)``: the input and output sizes of ``(W, U)`` (their shapes are checked)."""
+        W, U = self._check(params)
+        return int(W.shape[2]), int(U.shape[1])
+
     def loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Minibatch mean ``(1/S) sum_s ||U act(W x_s) - y_s||^2``, shape (K,)."""
         W, U = self._check(params)

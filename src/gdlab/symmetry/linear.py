@@ -38,6 +38,9 @@ Params = tuple[torch.Tensor, ...]
 def _check_chain(params: Sequence[torch.Tensor]) -> None:
     if len(params) < 1:
         raise ValueError("a deep linear net needs at least one layer, got none")
+    for i, w in enumerate(params, start=1):
+        if w.dim() != 3:
+            raise ValueError(f"layer W_{i} must have shape (K, d_i, d_(i-1)), got {tuple(w.shape)}")
     for i, (lower, upper) in enumerate(itertools.pairwise(params), start=1):
         if upper.dim() != 3 or lower.dim() != 3 or upper.shape[2] != lower.shape[1]:
             raise ValueError(
@@ -95,6 +98,11 @@ class DeepLinear:
     """``f(x) = W_D ... W_1 x``, per-sample loss ``||f(x) - y||^2``; closed-form gradients."""
 
     name = "deep-linear"
+
+    def dims(self, params: Params) -> tuple[int, int]:
+        """``(dx, dy)``: the input and output sizes of the chain (its shapes are checked)."""
+        _check_chain(params)
+        return int(params[0].shape[2]), int(params[-1].shape[1])
 
     def loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Minibatch mean ``(1/S) sum_s ||P x_s - y_s||^2``, shape (K,)."""

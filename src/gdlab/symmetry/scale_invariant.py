@@ -34,6 +34,10 @@ class NormalizedLinear:
             )
         return params[0]
 
+    def dims(self, params: Params) -> tuple[int, int]:
+        """``(dx, dy) = (n, 1)`` for ``theta`` of shape (K, n) (its shape is checked)."""
+        return int(self._check(params).shape[1]), 1
+
     def loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Minibatch mean ``(1/S) sum_s (f(x_s) - y_s)^2``: (K,); ``y`` has shape (K, S, 1)."""
         unit, _ = _unit(self._check(params))

@@ -20,8 +20,11 @@ import torch
 
 from gdlab.symmetry._checks import (
     check_choice,
+    check_fit,
     check_int,
+    check_params,
     check_real,
+    check_record_bytes,
     per_run,
     threads_for_params,
 )
@@ -37,9 +40,12 @@ Observer = Callable[[Params], dict[str, torch.Tensor]]
 
 
 class Model(Protocol):
-    """What the engine needs from a model: minibatch and full-batch gradients."""
+    """What the engine needs from a model: its input/output sizes (checking the parameters'
+    shapes), minibatch and full-batch gradients."""
 
     name: str
+
+    def dims(self, params: Params) -> tuple[int, int]: ...
 
     def grad(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> Params: ...
 
@@ -111,32 +117,45 @@ def train(
     eta, gamma : learning rate and weight decay, a float or a (K,) tensor.
     observe : maps parameters to a dict of (K, ...) tensors, recorded every ``every`` steps.
     blowup : runs whose parameter norm exceeds this (or is not finite) are frozen as diverged.
+
+    Raises
+    ------
+    TypeError, ValueError : before any step, one line naming the value: invalid arguments;
+        params that are not finite, disagree on K, dtype or device, or do not fit the task
+        (``model.dims(params)`` against ``task.dx``, ``task.dy``; K against the task's runs;
+        dtype and device); records (step indices and observations) beyond
+        :data:`~gdlab.symmetry._checks.RECORD_BYTES_CAP`. Tasks refuse non-finite or empty data
+        when they are built.
     """
     check_choice("method", method, METHODS)
     check_int("steps", steps, minimum=0)
     check_int("every", every, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     check_real("blowup", blowup, positive=True)
-    if not params:
-        raise ValueError("params must be a non-empty tuple of (K, ...) tensors")
-    K = params[0].shape[0]
+    K = check_params(params)
+    check_fit(model.name, params, model.dims(params), task)
     eta_k = per_run("eta", eta, K, params[0], nonneg=True)
     gamma_k = per_run("gamma", gamma, K, params[0], nonneg=True)
+    S = steps // every + 1 + (steps % every != 0)  # steps 0, every, 2 every, ... and the last
+    check_record_bytes(S * 8, f"{S} recorded step indices x 8 bytes")
     active = torch.ones(K, dtype=params[0].dtype, device=params[0].device)
     diverged_at = torch.full((K,), -1, dtype=torch.int64)
-    record_at = sorted(set(range(0, steps + 1, every)) | {steps})
-    records: list[dict[str, torch.Tensor]] = []
+    series: dict[str, torch.Tensor] = {}
+    s = 0
     with torch.inference_mode():
         for t in range(steps + 1):
-            if t == record_at[len(records)]:
+            if t % every == 0 or t == steps:
                 sq = sum(p.reshape(K, -1).pow(2).sum(-1) for p in params)
                 bad = ~torch.isfinite(sq) | (sq > blowup**2)
                 diverged_at[bad.cpu() & (diverged_at < 0)] = t
                 active = active * (~bad).to(active.dtype)  # frozen: eta = 0 from now on
                 step = _Stepper(params, eta_k * active, gamma_k * active)
-                records.append(
-                    {} if observe is None else {k: v.cpu() for k, v in observe(params).items()}
-                )
+                observed = {} if observe is None else observe(params)
+                if s == 0:
+                    series = _allocate(observed, S)
+                for key, value in observed.items():
+                    series[key][:, s] = value
+                s += 1
             if t == steps:
                 break
             if method == "sgd":
@@ -144,8 +163,23 @@ def train(
             else:
                 grads = model.population_grad(params, task)
             params = step(params, grads)
-    series = {k: torch.stack([r[k] for r in records], dim=1) for k in records[0]}
-    return Run(torch.tensor(record_at), series, params, diverged_at)
+    recorded = torch.arange(0, steps + 1, every)
+    if steps % every:
+        recorded = torch.cat((recorded, torch.tensor([steps])))
+    return Run(recorded, series, params, diverged_at)
+
+
+def _allocate(observed: dict[str, torch.Tensor], S: int) -> dict[str, torch.Tensor]:
+    """CPU tensors (K, S, ...) for ``S`` records shaped like the first ``observed`` (at step 0,
+    before any training step), refused beyond the record cap. Allocated outside inference
+    mode, so the returned series are ordinary tensors."""
+    nbytes = S * (8 + sum(v.numel() * v.element_size() for v in observed.values()))
+    check_record_bytes(nbytes, f"{S} records of the step index and {len(observed)} observables")
+    with torch.inference_mode(False):
+        return {
+            key: torch.empty((v.shape[0], S, *v.shape[1:]), dtype=v.dtype)
+            for key, v in observed.items()
+        }
 
 
 class _Stepper:

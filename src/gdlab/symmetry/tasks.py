@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from gdlab.runtime import get_device, get_dtype
-from gdlab.symmetry._checks import check_int
+from gdlab.symmetry._checks import check_finite, check_int, check_real
 
 __all__ = ["FiniteTask", "GaussianTask", "digits_task", "normalized", "sqrtm_psd"]
 
@@ -47,7 +47,9 @@ def _as_batched(name: str, mat: torch.Tensor, rows: int | None, cols: int | None
             f"{name} must have shape ({rows}, {cols}) or (K, {rows}, {cols}), "
             f"got {tuple(mat.shape)}"
         )
-    return mat.to(dtype=get_dtype(), device=get_device())
+    if min(mat.shape) < 1:
+        raise ValueError(f"{name} must have no empty dimension, got shape {tuple(mat.shape)}")
+    return check_finite(name, mat.to(dtype=get_dtype(), device=get_device()))
 
 
 def _check_cov(name: str, cov: torch.Tensor) -> None:
@@ -88,6 +90,8 @@ class GaussianTask:
     @classmethod
     def isotropic(cls, V: torch.Tensor, var_x: float = 1.0, var_eps: float = 1.0) -> GaussianTask:
         """Task with ``Sigma_x = var_x I`` and ``Sigma_eps = var_eps I``."""
+        check_real("var_x", var_x, nonneg=True)
+        check_real("var_eps", var_eps, nonneg=True)
         V = _as_batched("V", V, None, None)
         dy, dx = V.shape[1:]
         eye = torch.eye
@@ -100,6 +104,15 @@ class GaussianTask:
     @property
     def dy(self) -> int:
         return int(self.V.shape[1])
+
+    @property
+    def num_runs(self) -> int:
+        """The leading dimension K of the task (1: shared by every run)."""
+        return max(int(t.shape[0]) for t in self.tensors())
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The tensors that define the task: ``(V, cov_x, cov_eps)``."""
+        return self.V, self.cov_x, self.cov_eps
 
     def sample(
         self, num_runs: int, batch_size: int, generator: torch.Generator
@@ -132,15 +145,43 @@ class FiniteTask:
     Y: torch.Tensor
 
     def __post_init__(self) -> None:
-        if self.X.dim() != 3 or self.Y.dim() != 3 or self.X.shape[:2] != self.Y.shape[:2]:
+        X, Y = check_finite("X", self.X), check_finite("Y", self.Y)
+        shapes = f"{tuple(X.shape)} and {tuple(Y.shape)}"
+        if X.dim() != 3 or Y.dim() != 3 or X.shape[:2] != Y.shape[:2]:
             raise ValueError(
                 "X and Y must have shapes (K, n, dx) and (K, n, dy) with the same K and n, got "
-                f"{tuple(self.X.shape)} and {tuple(self.Y.shape)}"
+                f"{shapes}"
+            )
+        if min(*X.shape, Y.shape[2]) < 1:
+            raise ValueError(
+                f"X and Y must have K, n, dx, dy >= 1 (a non-empty task), got {shapes}"
+            )
+        if X.dtype != Y.dtype or X.device != Y.device:
+            raise ValueError(
+                f"X ({X.dtype} on {X.device}) and Y ({Y.dtype} on {Y.device}) must share dtype "
+                "and device"
             )
 
     @property
     def size(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def dx(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def dy(self) -> int:
+        return int(self.Y.shape[2])
+
+    @property
+    def num_runs(self) -> int:
+        """The leading dimension K of the data (1: shared by every run)."""
+        return int(self.X.shape[0])
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The tensors that define the task: ``(X, Y)``."""
+        return self.X, self.Y
 
     def sample(
         self, num_runs: int, batch_size: int, generator: torch.Generator
