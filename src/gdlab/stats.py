@@ -9,6 +9,7 @@ extrapolation and z-test thresholds.
   the error of SGD iterates.
 - :func:`linear_extrapolation` removes the O(eta) bias of an SGD equilibrium (spec Part II §6).
 - :func:`critical_z` is the Bonferroni threshold for a family of z-scores.
+- :func:`semilog_fit` fits ``y ~ a log x + b`` by least squares (``||w_t|| ~ log t``, Part I).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["LineFit", "critical_z", "linear_extrapolation", "loglog_fit", "time_average"]
+__all__ = [
+    "LineFit",
+    "SemilogFit",
+    "critical_z",
+    "linear_extrapolation",
+    "loglog_fit",
+    "semilog_fit",
+    "time_average",
+]
 
 
 def _int_at_least(name: str, value: object, minimum: int) -> int:
@@ -127,3 +136,32 @@ def critical_z(comparisons: int, dof: int | None, alpha: float = 0.01) -> float:
     if dof is None:
         return float(stats.norm.ppf(q))
     return float(stats.t.ppf(q, _int_at_least("dof", dof, 1)))
+
+
+@dataclass(frozen=True)
+class SemilogFit:
+    """Least-squares line ``y = slope * log x + intercept`` (natural log)."""
+
+    slope: float
+    intercept: float
+    r2: float
+
+    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+        """The fitted ``slope * log x + intercept``."""
+        return self.slope * np.log(np.asarray(x, dtype=float)) + self.intercept
+
+
+def semilog_fit(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> SemilogFit:
+    """Fit ``y = slope log x + intercept`` by least squares on ``(log x, y)``; needs at least 3
+    points with ``x > 0`` (a line through 2 points has no residual to judge it by)."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x_arr.shape != y_arr.shape or x_arr.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length, got {x_arr.shape}, {y_arr.shape}")
+    if x_arr.size < 3 or np.any(x_arr <= 0):
+        raise ValueError(f"semilog_fit needs at least 3 points with x > 0, got {x_arr.size}")
+    lx = np.log(x_arr)
+    slope, intercept = np.polyfit(lx, y_arr, 1)
+    resid = y_arr - (slope * lx + intercept)
+    total = float(np.sum((y_arr - y_arr.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else 1.0
+    return SemilogFit(float(slope), float(intercept), r2)
