@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from gdlab.claims import ClaimTable
 from gdlab.experiments import cache as cache_mod
-from gdlab.experiments import registry
 from gdlab.experiments.cache import (
     STALE_TMP_SECONDS,
     CacheFolderError,
@@ -22,8 +22,7 @@ from gdlab.experiments.cache import (
     source_checkout,
     source_fingerprint,
 )
-from gdlab.experiments.registry import Recipe, Result, RunContext, claim, run_recipe
-from gdlab.experiments.report import MemoryCache
+from gdlab.experiments.study import Result, RunContext, Study, run_study
 from gdlab.runtime import RuntimeConfigError
 
 
@@ -170,12 +169,13 @@ def test_read_only_cache_still_serves_hits(monkeypatch, tmp_path):
     assert compute.calls == 0
 
 
-def test_run_recipe_checks_the_folder_before_running(tmp_path, toy):
+def test_run_study_checks_the_folder_before_running(tmp_path, toy):
+    study, calls = toy
     target = tmp_path / "file"
     target.write_text("")
     with pytest.raises(CacheFolderError, match="is not a folder"):
-        run_recipe("toy", "quick", "cpu", ResultCache(target))
-    assert toy == []
+        run_study(study, "quick", "cpu", ResultCache(target))
+    assert calls == []
 
 
 # ----------------------------------------------------------------------------- temporary files
@@ -222,13 +222,6 @@ def test_undeletable_corrupt_entry_is_a_miss_not_a_crash(tmp_path):
     cache = ResultCache(tmp_path / "c")
     cache.path("k").mkdir(parents=True)  # a folder under the entry's name cannot be unlinked
     assert cache.load("k") is None and cache.metadata("k") is None and not cache.has("k")
-
-
-def test_memory_cache_needs_no_folder():
-    cache = MemoryCache()
-    assert cache.get_or_compute("unit", {"a": 1}, Counter())[1]["n"] == 1
-    assert cache.has(cache_key("unit", {"a": 1})) and cache.clean_stale_temporaries() == []
-    assert str(cache.folder) == "<memory>"
 
 
 # ----------------------------------------------------------------------------- the key
@@ -279,48 +272,38 @@ def test_run_context_keys_by_its_own_device(tmp_path):
 
 
 @pytest.fixture
-def toy(monkeypatch) -> list[int]:
+def toy() -> tuple[Study, list[int]]:
+    """A study that logs its runs; its paper config carries a fallback note."""
     calls: list[int] = []
 
     def run(config, ctx):
         calls.append(config["x"])
-        return Result("toy", "", config, {"y": np.arange(config["x"])}, [claim("c", "t", 1, True)])
+        claims = ClaimTable()
+        claims.add("c", "t", 1, 1, relation="==")
+        return Result("toy", "", config, {"y": np.arange(config["x"])}, claims=claims)
 
     note = "CIFAR-10 not found in /nowhere (set GDLAB_DATA): fallback dataset 'digits' used instead"
-    recipe = Recipe("toy", "a toy recipe", {"x": 3}, {"x": 5, "note": note}, run, lambda r: {})
-    monkeypatch.setitem(registry.RECIPES, "toy", recipe)
-    return calls
+    study = Study(
+        "toy", "A toy", "book/toy.md", {"x": 3}, {"x": 5, "note": note}, run, lambda r: {}
+    )
+    return study, calls
 
 
-def test_claims_table_shows_the_fallback_note(tmp_path, toy):
+def test_result_keeps_the_fallback_note_through_the_cache(tmp_path, toy):
+    study, calls = toy
     cache = ResultCache(tmp_path / "c")
-    paper = run_recipe("toy", "paper", "cpu", cache)
-    lines = paper.claims_table().splitlines()
-    assert lines[0] == "toy [paper]" and "fallback dataset 'digits'" in lines[1]
-    assert "note" not in run_recipe("toy", "quick", "cpu", cache).claims_table()
-    again = registry.cached_results(cache)
-    assert [r.scale for r in again] == ["paper", "quick"] and again[0].meta["dtype"] == "float64"
-    assert "fallback dataset" in again[0].claims_table()
+    paper = run_study(study, "paper", "cpu", cache)
+    assert "fallback dataset 'digits'" in paper.meta["note"] and paper.meta["dtype"] == "float64"
+    again = run_study(study, "paper", "cpu", cache)
+    assert again.meta["from_cache"] and again.meta["note"] == paper.meta["note"]
+    assert run_study(study, "quick", "cpu", cache).meta["note"] == ""
+    assert calls == [5, 3]
 
 
-def test_cached_results_skip_results_of_other_code(monkeypatch, tmp_path, toy):
+def test_results_of_other_code_are_not_reused(monkeypatch, tmp_path, toy):
+    study, calls = toy
     cache = ResultCache(tmp_path / "c")
-    run_recipe("toy", "quick", "cpu", cache)
+    run_study(study, "quick", "cpu", cache)
     monkeypatch.setattr(cache_mod, "source_fingerprint", lambda: "edited")
-    assert registry.cached_results(cache) == []
-    assert len(registry.cached_results(cache, current_only=False)) == 1
-    assert run_recipe("toy", "quick", "cpu", cache).meta["from_cache"] is False
-    assert toy == [3, 3]
-
-
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [("~no-such-user-gdlab/data", "home directory"), ("/tmp/" + "d" * 5000, "too long")],
-)
-def test_unusable_data_setting_is_one_line(monkeypatch, value, reason):
-    monkeypatch.setenv("GDLAB_DATA", value)
-    config = {"data": {"name": "cifar10"}, "fallback": {"data": {"name": "xor"}}}
-    with pytest.raises(RuntimeConfigError) as info:
-        registry.resolve_config(config)
-    message = _one_line(info.value)
-    assert message.startswith("GDLAB_DATA=") and reason in message and "allowed" in message
+    assert run_study(study, "quick", "cpu", cache).meta["from_cache"] is False
+    assert calls == [3, 3]
