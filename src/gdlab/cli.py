@@ -1,19 +1,22 @@
-"""Command line: ``python -m gdlab list | run NAME|all [--scale] [--device] [--out] | report``.
+"""Command line: ``python -m gdlab list | run NAME|all [--scale] [--device] [--out] [--refresh] |
+report``, on the book's studies (one per chapter, :mod:`gdlab.studies`).
 
-- ``list``: the recipes (one per paper figure), with the scales whose result for the current
-  settings (``GDLAB_DEVICE``, ``GDLAB_DTYPE``) and code is cached and intact (checksum verified).
-- ``run NAME`` (or ``run all``): run a recipe (or reuse its cached result), write its figures as
-  PNG and SVG and a JSON summary of the measured claims to ``--out`` (default ``results/``), and
-  print the claims.
-- ``report``: the claims table of every cached result of the current code, with its note (e.g.
-  the fallback dataset used when CIFAR-10 was missing).
+- ``list``: every study in book order with its title and the scales whose result for the
+  current settings (``GDLAB_DEVICE``, ``GDLAB_DTYPE``) and code is cached and intact (checksum
+  verified); a study whose module is missing is listed as not available.
+- ``run NAME`` (or ``run all``, every study in book order): run a study (or reuse its cached
+  result), write its figures as PNG and SVG and a JSON summary with its values and claims to
+  ``--out`` (default ``results/``), and print its claims table and a summary line.
+- ``report``: the claims table of every cached study result of the current code and dtype (on
+  either device type), with its note (e.g. the fallback dataset used when CIFAR-10 was missing).
 
-Scale and device names are case-insensitive, on the command line as in the environment: both
-are parsed by :mod:`gdlab.runtime`. The cache folder is ``$GDLAB_CACHE`` or the anchored default
-(see :mod:`gdlab.experiments.cache`). Bad arguments are usage errors (exit status 2) naming the
-bad value and the allowed ones. A bad setting, an unusable cache or output folder, missing data
-or any other ``OSError`` or ``ValueError`` ends with one line ``python -m gdlab: error: ...`` on
-stderr and exit status 2, before anything is computed wherever it can be checked up front.
+Study, scale and device names are case-insensitive, on the command line as in the environment:
+scale and device are parsed by :mod:`gdlab.runtime`. The cache folder is ``$GDLAB_CACHE`` or the
+anchored default (see :mod:`gdlab.experiments.cache`). Bad arguments are usage errors (exit
+status 2) naming the bad value and the allowed ones. A bad setting, an unusable cache or output
+folder, a missing study module, missing data or any other ``OSError`` or ``ValueError`` ends with
+one line ``python -m gdlab: error: ...`` on stderr and exit status 2, before anything is computed
+wherever it can be checked up front.
 """
 
 from __future__ import annotations
@@ -29,16 +32,11 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files, never shown
 
 import matplotlib.pyplot as plt
+import torch
 
-from gdlab.experiments import (
-    Result,
-    ResultCache,
-    cached_results,
-    get_recipe,
-    recipe_names,
-    run_recipe,
-)
-from gdlab.experiments.registry import result_key
+from gdlab import studies
+from gdlab.claims import ClaimTable
+from gdlab.experiments import Result, ResultCache, Study, result_key, run_study
 from gdlab.runtime import (
     DEVICES,
     SCALES,
@@ -54,13 +52,15 @@ __all__ = ["build_parser", "main"]
 
 PROG = "python -m gdlab"
 ALL = "all"
+#: The device types a cached result can have been computed on (``report`` looks at both).
+DEVICE_TYPES = (torch.device("cpu"), torch.device("cuda"))
 
 
-def _recipe_name(value: str) -> str:
+def _study_name(value: str) -> str:
     name = value.strip().lower()
-    if name != ALL and name not in recipe_names():
+    if name != ALL and name not in studies.study_names():
         raise argparse.ArgumentTypeError(
-            f"unknown recipe {show_value(value)}; known recipes: {', '.join(recipe_names())} "
+            f"unknown study {show_value(value)}; known studies: {', '.join(studies.study_names())} "
             f"(or {ALL})"
         )
     return name
@@ -91,17 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m gdlab``."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Run the book's experiments (one recipe per paper figure) from the shell.",
+        description="Run the book's studies (one per chapter) from the shell.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,report}")
-    sub.add_parser("list", help="list the recipes and which scales are cached")
-    run = sub.add_parser("run", help="run a recipe, write its figures and claims")
-    run.add_argument(
-        "name",
-        type=_recipe_name,
-        metavar="NAME",
-        help=f"a recipe ({', '.join(recipe_names())}) or {ALL}",
-    )
+    sub.add_parser("list", help="list the studies and which scales are cached")
+    run = sub.add_parser("run", help="run a study, write its figures and claims")
+    run.add_argument("name", type=_study_name, metavar="NAME", help=f"a study (see list) or {ALL}")
     run.add_argument(
         "--scale",
         type=_setting(get_scale),
@@ -136,19 +131,42 @@ def _check_settings() -> None:
     get_dtype()
 
 
-def _cached_scales(name: str, cache: ResultCache) -> list[str]:
-    device, dtype = get_device(), get_dtype()
-    return [s for s in SCALES if cache.has(result_key(name, s, device=device, dtype=dtype))]
+def _available(name: str) -> Study | None:
+    """Study ``name``, or None when its module ``gdlab.studies.<module>`` does not exist (an
+    import error inside an existing module is raised)."""
+    try:
+        return studies.get_study(name)
+    except ModuleNotFoundError as err:
+        if err.name != f"gdlab.studies.{studies.MODULES[name]}":
+            raise
+        return None
+
+
+def _required(name: str) -> Study:
+    study = _available(name)
+    if study is None:
+        raise RuntimeConfigError(
+            f"study {name!r} is not available (no module gdlab.studies.{studies.MODULES[name]}); "
+            "allowed: the studies that python -m gdlab list shows with a title"
+        )
+    return study
 
 
 def _list(cache: ResultCache) -> None:
     _check_settings()
-    width = max(len(n) for n in recipe_names())
+    device = get_device()
     any_entries = bool(cache.keys())
-    for name in recipe_names():
-        cached = _cached_scales(name, cache) if any_entries else []
+    width = max(len(n) for n in studies.study_names())
+    for name in studies.study_names():
+        study = _available(name)
+        if study is None:
+            print(
+                f"{name:{width}}  (not available: no module gdlab.studies.{studies.MODULES[name]})"
+            )
+            continue
+        cached = [s for s in SCALES if any_entries and cache.has(result_key(study, s, device))]
         mark = f"  [cached: {', '.join(cached)}]" if cached else ""
-        print(f"{name:{width}}  {get_recipe(name).description}{mark}")
+        print(f"{name:{width}}  {study.title}{mark}")
 
 
 def _check_output_folder(out: Path) -> Path:
@@ -170,18 +188,36 @@ def _check_output_folder(out: Path) -> Path:
     return out
 
 
-def _write(result: Result, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+def _print_claims(result: Result) -> None:
+    """The result's header, its note (if any) and its claims table."""
+    print(f"{result.study} [{result.scale}, {result.meta.get('device', '?')}]")
+    if result.meta.get("note"):
+        print(f"note: {result.meta['note']}")
+    print(result.claims)
+
+
+def _write(study: Study, result: Result, out: Path) -> list[Path]:
+    """The study's figures (PNG and SVG) and a JSON summary of the result in ``out``."""
     written = []
-    for fig_name, fig in result.figures().items():
+    for fig_name, fig in study.plot(result).items():
         for ext in ("png", "svg"):
-            path = out / f"{result.recipe}-{result.scale}-{fig_name}.{ext}"
+            path = out / f"{result.study}-{result.scale}-{fig_name}.{ext}"
             fig.savefig(path)
             written.append(path)
         plt.close(fig)
-    summary = result.summary()
-    summary["figures"] = [str(p) for p in written]
-    path = out / f"{result.recipe}-{result.scale}.json"
+    summary = {
+        "study": result.study,
+        "title": study.title,
+        "scale": result.scale,
+        "config": result.config,
+        "values": result.values,
+        "claims": result.claims.to_dict(),
+        "counts": result.claims.counts(),
+        "ok": result.claims.ok,
+        "meta": result.meta,
+        "figures": [str(p) for p in written],
+    }
+    path = out / f"{result.study}-{result.scale}.json"
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return [*written, path]
 
@@ -191,32 +227,41 @@ def _run(args: argparse.Namespace, cache: ResultCache) -> None:
     device = get_device(args.device)
     get_dtype()
     out = _check_output_folder(args.out)
-    names = recipe_names() if args.name == ALL else (args.name,)
-    for name in names:
-        result = run_recipe(
-            name, scale, device, cache, progress=sys.stderr.isatty(), refresh=args.refresh
+    names = studies.study_names() if args.name == ALL else (args.name,)
+    chosen = [_required(name) for name in names]
+    for study in chosen:  # resolves every configuration (e.g. the data folder) up front
+        study.config(scale)
+    for i, study in enumerate(chosen, 1):
+        if len(chosen) > 1:
+            print(f"[{i}/{len(chosen)}] {study.name}: {study.title}", flush=True)
+        result = run_study(
+            study, scale, device, cache, progress=sys.stderr.isatty(), refresh=args.refresh
         )
-        held = sum(c["holds"] for c in result.claims)
+        _print_claims(result)
         source = "cache" if result.meta["from_cache"] else f"{result.meta['seconds']:.1f} s"
-        print(result.claims_table())
-        print(
-            f"{held} of {len(result.claims)} claims hold ({source}, device {result.meta['device']})"
-        )
-        for path in _write(result, out):
+        print(f"{result.claims.summary_line()} ({source}, device {result.meta['device']})")
+        for path in _write(study, result, out):
             print(f"wrote {path}")
 
 
 def _report(cache: ResultCache) -> None:
     _check_settings()
-    results = cached_results(cache)
+    results = []
+    if cache.keys():
+        for name in studies.study_names():
+            study = _available(name)
+            for scale in SCALES if study is not None else ():
+                for device in DEVICE_TYPES:
+                    hit = cache.load(result_key(study, scale, device))
+                    if hit is not None:
+                        results.append(Result.from_entry(*hit))
     if not results:
-        print(f"no cached results in {cache.folder}")
+        print(f"no cached results of the current code in {cache.folder}")
         return
     for result in results:
-        print(result.claims_table())
-    total = sum(len(r.claims) for r in results)
-    held = sum(c["holds"] for r in results for c in r.claims)
-    print(f"{held} of {total} claims hold across {len(results)} cached results")
+        _print_claims(result)
+    every = ClaimTable([c for r in results for c in r.claims])
+    print(f"{every.summary_line()} across {len(results)} cached results")
 
 
 def _one_line(err: BaseException, limit: int = 400) -> str:
@@ -228,8 +273,9 @@ def _one_line(err: BaseException, limit: int = 400) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gdlab`` and the ``gdlab`` script; returns the exit status.
 
-    Usage errors exit through argparse (status 2); a bad setting, an unusable folder, missing
-    data or another ``OSError``/``ValueError`` prints one line on stderr and returns 2.
+    Usage errors exit through argparse (status 2); a bad setting, an unusable folder, a missing
+    study module, missing data or another ``OSError``/``ValueError`` prints one line on stderr
+    and returns 2.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
