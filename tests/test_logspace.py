@@ -11,7 +11,7 @@ from gdlab import data
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.logspace import log10_lemma_a10_constant, log10_lemma_a14_bounds, log_gamma_c
-from gdlab.stepsize.margins import gamma_c
+from gdlab.stepsize.margins import gamma_b, gamma_c
 from gdlab.stepsize.network import TwoLayerNet
 
 
@@ -49,3 +49,13 @@ def test_log10_a14_bounds_match_lemma_a14(constants) -> None:
     np.testing.assert_allclose(10**lower, plain_lower, rtol=1e-12)  # rounding
     assert upper[0] == math.inf and np.isinf(plain_upper[0])
     np.testing.assert_allclose(10 ** upper[1:], plain_upper[1:], rtol=1e-12)
+
+
+def test_log_gamma_c_below_log_gamma_b(constants) -> None:
+    # Lemma A.10's left end: gamma^c = gamma^b e^(k_1/ell) <= gamma^b, ell = log(2 n e^kappa L).
+    log_risk = np.linspace(-3.0, -500.0, 50)
+    norm = np.linspace(1.0, 40.0, 50)
+    defined = ~np.isnan(gamma_b(log_risk, norm, constants))
+    assert defined.sum() > 40
+    lgc = log_gamma_c(constants, log_risk, norm)[defined]
+    assert np.all(lgc < np.log(gamma_b(log_risk, norm, constants)[defined]))

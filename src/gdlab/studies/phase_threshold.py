@@ -44,6 +44,7 @@ __all__ = [
     "reaches_condition5",
     "run",
     "stable_index",
+    "sweep_table",
     "sweeps_of",
 ]
 
@@ -219,7 +220,7 @@ def _rate_table(rates: list[dict[str, Any]]) -> Table:
     )  # fmt: skip
 
 
-def _sweep_table(sweeps: Mapping[str, SweepResult]) -> Table:
+def sweep_table(sweeps: Mapping[str, SweepResult]) -> Table:
     """One line per sweep: the data (n, d, radius R, Assumption 3 margin gamma when separable),
     the network (activation, width m), the stepsizes and the horizon T."""
     rows = []
@@ -491,7 +492,7 @@ def run(config: Config, ctx: RunContext) -> Result:
         arrays=arrays,
         values=values,
         tables={
-            "sweeps": _sweep_table(sweeps),
+            "sweeps": sweep_table(sweeps),
             "runs": _phase_table(runs),
             "rates": _rate_table(rates),
             "certificates": certificate_table(sweeps),
