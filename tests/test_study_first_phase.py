@@ -211,6 +211,26 @@ def test_running_mean_and_its_bound(ctx: RunContext, result: Result) -> None:
     assert claim.measured == result.values["ratio_two"] and claim.status == "holds"
 
 
+def test_softplus_contrast_measurements(ctx: RunContext, result: Result) -> None:
+    cc = TINY["contrast"]
+    spec = cc["runs"]["softplus"]
+    sp = phase_sweep(
+        ctx, spec["data"], spec["activation"], TINY["m"], cc["etas"], cc["steps"],
+        init_scale=0.1, seed=0, separable=True,
+    )  # fmt: skip
+    ds, W = sp.sweep.dataset, sp.sweep.traj.w_final
+    q = torch.stack([ds.y * sp.sweep.net.forward(W[k : k + 1], ds.X)[0] for k in range(len(W))])
+    name = "two-point data, plain softplus: every run ends with a non-positive margin"
+    # One run's forward pass against the batched one, margins of order 1: a few ulps.
+    expected = float(q.min(dim=1).values.max())
+    assert result.claims[name].measured == pytest.approx(expected, abs=1e-15)
+    x2_pre = torch.einsum("kmd,d->km", W, ds.X[1])
+    dphi = float(sp.sweep.net.activation.dphi(x2_pre).max())
+    # x_2^T w^(j) of d = 2 terms, one matrix product against another: an ulp or two of phi'.
+    assert result.values["sp_max_dphi"] == pytest.approx(dphi, rel=1e-14)
+    assert result.values["sp_floor"] == math.log(2) / ds.n
+
+
 def test_claims_of_both_data_sets(result: Result) -> None:
     names = result.claims.names()
     assert len(names) == len(set(names))
