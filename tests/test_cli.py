@@ -1,5 +1,5 @@
 """Tests of the command line (python -m gdlab): end to end in a subprocess as a user would, and
-in process with toy recipes for hostile settings and arguments (one line, exit 2, no compute)."""
+in process with toy studies for hostile settings and arguments (one line, exit 2, no compute)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gdlab import cli
+from gdlab import cli, studies
+from gdlab.claims import ClaimTable
 from gdlab.cli import main
 from gdlab.data import get_dataset
-from gdlab.experiments import ResultCache, registry
+from gdlab.experiments import ResultCache, Study, result_key
 from gdlab.experiments import cache as cache_mod
-from gdlab.experiments.registry import Recipe, Result, claim, result_key
-
-RECIPES = ("fig1", "fig2-xor", "fig2-images", "fig3", "fig4")
+from gdlab.experiments.study import Result
 
 
 def _gdlab(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -43,43 +43,46 @@ def env(tmp_path) -> dict[str, str]:
 def test_list_in_a_real_process(env) -> None:
     proc = _gdlab("list", env=env)
     assert proc.returncode == 0, proc.stderr
-    listed = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert listed == list(RECIPES)
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(studies.study_names())
+    intro = lines[studies.study_names().index("intro")]
+    assert intro.split(None, 1)[1] == studies.get_study("intro").title  # nothing cached yet
 
 
-def test_unknown_recipe_lists_the_known_ones(capsys) -> None:
+def test_unknown_study_lists_the_known_ones(capsys) -> None:
     with pytest.raises(SystemExit) as err:
         main(["run", "fig9"])
     assert err.value.code == 2
     stderr = capsys.readouterr().err
-    assert "unknown recipe 'fig9'" in stderr
-    assert "known recipes: " + ", ".join(RECIPES) + " (or all)" in stderr
+    assert "unknown study 'fig9'" in stderr
+    assert "known studies: " + ", ".join(studies.study_names()) + " (or all)" in stderr
 
 
 def test_run_writes_figures_and_claims_then_reuses_cache(env, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    proc = _gdlab("run", "fig4", "--scale", "quick", "--device", "cpu", "--out", str(out), env=env)
+    proc = _gdlab("run", "Intro", "--scale", "quick", "--device", "cpu", "--out", str(out), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "claims hold" in proc.stdout
+    assert "intro [quick, cpu]" in proc.stdout and "claims: " in proc.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["fig4-quick-five-point.png", "fig4-quick-five-point.svg", "fig4-quick.json"]
-    summary = json.loads((out / "fig4-quick.json").read_text())
-    assert summary["recipe"] == "fig4" and summary["scale"] == "quick"
-    assert summary["claims"] and all(
-        {"claim", "measured", "holds"} <= set(c) for c in summary["claims"]
-    )
-    assert (out / "fig4-quick-five-point.png").read_bytes()[:4] == b"\x89PNG"
+    assert names == ["intro-quick-risk.png", "intro-quick-risk.svg", "intro-quick.json"]
+    summary = json.loads((out / "intro-quick.json").read_text())
+    assert summary["study"] == "intro" and summary["scale"] == "quick" and summary["ok"]
+    claims = ClaimTable.from_dict(summary["claims"])
+    assert len(claims) == sum(summary["counts"].values()) > 0
+    assert summary["values"]["steps"] == studies.get_study("intro").quick["steps"]
+    assert (out / "intro-quick-risk.png").read_bytes()[:4] == b"\x89PNG"
     report = _gdlab("report", env=env)
-    assert report.returncode == 0
-    assert "fig4 [quick]" in report.stdout and "network margin turns positive" in report.stdout
+    assert report.returncode == 0, report.stderr
+    assert "intro [quick, cpu]" in report.stdout and claims[0].name in report.stdout
+    assert report.stdout.rstrip().endswith("across 1 cached results")
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert main(["run", "fig4", "--out", str(out)]) == 0
+    assert main(["run", "intro", "--out", str(out)]) == 0
     assert "(cache, device cpu)" in capsys.readouterr().out
     assert main(["list"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert "[cached: quick]" in next(line for line in listed if line.startswith("fig4"))
+    assert next(line for line in listed if line.startswith("intro")).endswith("[cached: quick]")
 
 
 def test_report_on_empty_cache(env, monkeypatch, capsys) -> None:
@@ -92,11 +95,11 @@ def test_report_on_empty_cache(env, monkeypatch, capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "fig4", "--scale", "huge"], "unknown scale 'huge'; allowed values: quick, paper"),
-        (["run", "fig4", "--device", "tpu"], "unknown device 'tpu'; allowed values: auto, cpu"),
-        (["run", "fig4", "--out", " "], "empty folder ' '; allowed: a folder path"),
-        (["run", "ｆｉｇ４"], "unknown recipe 'ｆｉｇ４'"),
-        (["run", "x" * 5000], "chars); known recipes"),
+        (["run", "intro", "--scale", "huge"], "unknown scale 'huge'; allowed values: quick, paper"),
+        (["run", "intro", "--device", "tpu"], "unknown device 'tpu'; allowed values: auto, cpu"),
+        (["run", "intro", "--out", " "], "empty folder ' '; allowed: a folder path"),
+        (["run", "ｉｎｔｒｏ"], "unknown study 'ｉｎｔｒｏ'"),
+        (["run", "x" * 5000], "chars); known studies"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "required"),
     ],
@@ -118,16 +121,15 @@ def test_help_shows_allowed_values(capsys) -> None:
 
 
 # ----------------------------------------------------------------------------- hostile input
-# A toy recipe stands in for the real ones: these tests check what happens around the compute.
+# Toy studies stand in for the real ones: these tests check what happens around the compute.
 
-
-def _no_figures(result: Result) -> dict:
-    return {}
+NOTE = "CIFAR-10 not found in /x (set GDLAB_DATA): fallback dataset 'digits' used instead"
 
 
 @pytest.fixture
 def toy(monkeypatch, tmp_path) -> list[str]:
-    """Only two toy recipes are registered; returns the log of their runs."""
+    """Only toy studies are registered: ``toy``, ``toy2`` and ``gone`` (its module missing; a
+    test may point it at ``toy_c``); returns the log of their runs."""
     calls: list[str] = []
 
     def run(config, ctx):
@@ -137,16 +139,23 @@ def toy(monkeypatch, tmp_path) -> list[str]:
         if config["tag"] == "data":
             get_dataset("no-such-data")
         arrays, _ = ctx.cached("toy-unit", config, lambda: ({"y": np.arange(3.0)}, {}))
-        return Result("toy", "", config, arrays, [claim("y has 3 entries", "t", 3, True)])
+        claims = ClaimTable()
+        claims.add("y has 3 entries", "t", arrays["y"].size, 3, relation="==")
+        return Result("toy", "", config, arrays, claims=claims)
 
-    note = "CIFAR-10 not found in /x (set GDLAB_DATA): fallback dataset 'digits' used instead"
-    recipes = {
-        "toy": Recipe(
-            "toy", "a toy", {"tag": "quick"}, {"tag": "paper", "note": note}, run, _no_figures
-        ),
-        "toy2": Recipe("toy2", "another", {"tag": "q2"}, {"tag": "p2"}, run, _no_figures),
-    }
-    monkeypatch.setattr(registry, "RECIPES", recipes)
+    def no_figures(result: Result) -> dict:
+        return {}
+
+    for module, study in [
+        ("toy_a", Study("toy", "A toy", "a.md", {"tag": "quick"}, {"tag": "paper", "note": NOTE},
+                        run, no_figures)),
+        ("toy_b", Study("toy2", "Another", "b.md", {"tag": "q2"}, {"tag": "p2"}, run, no_figures)),
+        ("toy_c", Study("gone", "Third", "c.md", {"tag": "q3"}, {"tag": "p3"}, run, no_figures)),
+    ]:  # fmt: skip
+        module_object = types.SimpleNamespace(STUDY=study)
+        monkeypatch.setitem(sys.modules, f"gdlab.studies.{module}", module_object)
+    registry = {"toy": "toy_a", "toy2": "toy_b", "gone": "toy_no_such_module"}
+    monkeypatch.setattr(studies, "MODULES", registry)
     monkeypatch.setenv("GDLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GDLAB_DEVICE", "cpu")
     monkeypatch.setenv("GDLAB_SCALE", "quick")
@@ -167,8 +176,21 @@ def test_names_are_case_insensitive_as_in_the_environment(toy, tmp_path, capsys)
     out = tmp_path / "out"
     assert main(["run", "TOY", "--scale", "PAPER", "--device", " Cpu ", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "toy [paper]" in text and "note: CIFAR-10 not found" in text
+    assert "toy [paper, cpu]" in text and "note: CIFAR-10 not found" in text
     assert (out / "toy-paper.json").is_file() and toy == ["paper"]
+
+
+def test_missing_study_module_is_listed_and_refused_before_compute(toy, tmp_path, capsys):
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [
+        "toy   A toy",
+        "toy2  Another",
+        "gone  (not available: no module gdlab.studies.toy_no_such_module)",
+    ]
+    _fails(["run", "gone"], capsys, "study 'gone' is not available")
+    _fails(["run", "all", "--out", str(tmp_path / "o")], capsys, "study 'gone' is not available")
+    assert toy == []
 
 
 @pytest.mark.parametrize("command", ["run", "list", "report"])
@@ -240,25 +262,28 @@ def test_cuda_without_gpu_fails_before_compute(toy, capsys) -> None:
 
 @pytest.mark.parametrize(("tag", "message"), [("oserror", "No space left"), ("data", "no-such")])
 def test_errors_during_a_run_are_one_line(tag, message, toy, monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(registry.RECIPES["toy"].quick, "tag", tag)
+    monkeypatch.setitem(studies.get_study("toy").quick, "tag", tag)
     _fails(["run", "toy", "--out", str(tmp_path / "o")], capsys, message)
 
 
-def test_list_verifies_entries_and_report_shows_notes(toy, tmp_path, capsys) -> None:
+def test_list_verifies_entries_and_report_shows_notes(toy, monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setitem(studies.MODULES, "gone", "toy_c")  # every study available: run all
     out = str(tmp_path / "out")
     assert main(["run", "all", "--out", out]) == 0
+    assert "[3/3] gone: Third" in capsys.readouterr().out
     assert main(["run", "toy", "--scale", "paper", "--out", out]) == 0
-    assert toy == ["quick", "q2", "paper"]
+    assert toy == ["quick", "q2", "q3", "paper"]
     capsys.readouterr()
     assert main(["list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert listed[0].endswith("[cached: quick, paper]") and listed[1].endswith("[cached: quick]")
     cache = ResultCache()
-    path = cache.path(result_key("toy", "quick", device="cpu", dtype="float64"))
+    path = cache.path(result_key(studies.get_study("toy"), "quick", torch.device("cpu")))
     path.write_bytes(path.read_bytes()[:-100])  # a truncated entry is not cached
     assert main(["list"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("[cached: paper]")
     assert main(["report"]) == 0
     report = capsys.readouterr().out
-    assert "toy [paper]\n  note: CIFAR-10 not found" in report
-    assert "2 of 2 claims hold across 2 cached results" in report
+    assert "toy [paper, cpu]\nnote: CIFAR-10 not found" in report
+    # toy at paper scale (its quick entry was truncated), toy2 and gone at quick scale
+    assert report.rstrip().endswith("3 claims: 3 holds across 3 cached results")
