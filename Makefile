@@ -31,7 +31,7 @@ book-all: $(STAMP)
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
 paper: $(STAMP)
-	GDLAB_SCALE=paper $(BIN)/python -m gdlab run all --scale paper --out results/paper
+	$(BIN)/python -m gdlab run all --scale paper --out results/paper
 	GDLAB_SCALE=paper $(JB) build . $(JB_STRICT) --path-output _build/paper
 	@echo "Paper-scale book written to $(CURDIR)/_build/paper/_build/html/index.html"
 
