@@ -45,7 +45,6 @@ __all__ = [
     "format_risk",
     "phase_sweep",
     "run",
-    "theory_needs",
 ]
 
 _TWO_POINT = {"name": "two_point", "gamma": 0.05}
@@ -118,15 +117,6 @@ def format_risk(log_risk: float) -> str:
     return f"{mantissa:.2f}e{exponent:+03d}"
 
 
-def theory_needs(c: th.ProblemConstants) -> str:
-    """What Theorems 3.2 and 4.1 miss in the constants ``c`` ("" when both apply)."""
-    if c.gamma is None:
-        return "Assumption 3 (linearly separable data)"
-    if not c.alpha > 0:
-        return f"Assumption 2A (alpha > 0; this activation has alpha = {c.alpha:g})"
-    return ""
-
-
 @dataclass
 class PhaseExits:
     """A stepsize sweep and, for every run, when its oscillating first phase ends."""
@@ -171,8 +161,13 @@ class PhaseExits:
 
     @property
     def needs(self) -> str:
-        """What Theorems 3.2 and 4.1 miss here (see :func:`theory_needs`), "" if nothing."""
-        return theory_needs(self.sweep.constants[0])
+        """What Theorems 3.2 and 4.1 miss in the runs' constants ("" when both apply)."""
+        c = self.sweep.constants[0]
+        if c.gamma is None:
+            return "Assumption 3 (linearly separable data)"
+        if not c.alpha > 0:
+            return f"Assumption 2A (alpha > 0; this activation has alpha = {c.alpha:g})"
+        return ""
 
     @cached_property
     def tau(self) -> np.ndarray:
