@@ -1,80 +1,70 @@
-"""The large stress profile of Part I's theorems from the command line (a script, not a test).
+"""The stress profile of Part I's theorems from the command line (a script, not a test).
 
-Draws random cases from :data:`gdlab.stepsize.stress.LARGE_SPACE` (or ``--space ci``), checks
-every certificate of each (:func:`gdlab.stepsize.stress.check_case`), prints a table of the
-worst slack per claim, the coverage and a reproducer for every violation, and writes the JSON
-summary. Example::
+Runs the ``stress-tests`` study (:mod:`gdlab.studies.stress`) with its configuration at
+``--scale`` (default ``paper``: the large space, seed 0), or with ``--cases``, ``--seed``,
+``--space``, ``--chunk`` in its place, chunk by chunk through the result cache, so an
+interrupted profile resumes from its finished chunks. Prints the claims over all cases, the
+numbers of the profile, the coverage and every finding (with its reproducer), and writes the
+result as JSON. Example::
 
     python benchmarks/stress_theorems.py --cases 2000 --seed 0 --out results/stress.json
 
-``--max-seconds`` stops early (the cases checked are then a prefix of the same sequence);
 ``--threads`` pins torch's CPU threads (default 1, polite on a shared machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
+from pathlib import Path
 
 import torch
 
-from gdlab.stepsize.certify import VerdictTable
-from gdlab.stepsize.stress import CI_SPACE, LARGE_SPACE, Case, run_profile
-
-SPACES = {"large": LARGE_SPACE, "ci": CI_SPACE}
+from gdlab.experiments.cache import ResultCache
+from gdlab.experiments.study import RunContext
+from gdlab.runtime import get_device
+from gdlab.stepsize.stress import SPACES
+from gdlab.studies.stress import STUDY
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the profile; exit status 1 when a violation or an error was found."""
+    """Run the profile; exit status 1 when a claim fails (a violation, an error, no coverage)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=2000, help="number of cases (default 2000)")
-    parser.add_argument("--seed", type=int, default=0, help="profile seed (default 0)")
-    parser.add_argument("--out", default="results/stress.json", help="JSON summary path")
-    parser.add_argument("--space", choices=sorted(SPACES), default="large")
-    parser.add_argument("--max-seconds", type=float, default=None, help="wall-time budget")
+    parser.add_argument("--scale", choices=("quick", "paper"), default="paper")
+    parser.add_argument("--cases", type=int, help="number of cases (default: the scale's)")
+    parser.add_argument("--seed", type=int, help="profile seed (default: the scale's)")
+    parser.add_argument("--space", choices=sorted(SPACES), help="case space (default: the scale's)")
+    parser.add_argument("--chunk", type=int, help="cases per cached unit (default: the scale's)")
+    parser.add_argument("--out", default="results/stress.json", help="JSON result path")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--every", type=int, default=100, help="progress line every N cases")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-
-    def progress(i: int, case: Case, outcome: VerdictTable | BaseException) -> None:
-        bad = isinstance(outcome, BaseException) or not outcome.all_hold
-        if bad:
-            print(f"case {i}: VIOLATION or ERROR: {case!r}", flush=True)
-        if (i + 1) % args.every == 0:
-            print(f"{i + 1} cases, {time.perf_counter() - start:.0f} s", flush=True)
-
-    summary = run_profile(
-        args.cases,
-        args.seed,
-        space=SPACES[args.space],
-        max_seconds=args.max_seconds,
-        progress=progress,
-    )
+    config = dict(STUDY.config(args.scale))
+    for key in ("cases", "seed", "space", "chunk"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    result = STUDY.run(config, RunContext(get_device(), ResultCache(), progress=True))
+    print(result.claims)
     print()
-    print(summary.headline())
+    print(", ".join(f"{k}: {v}" for k, v in result.values.items()))
     print()
-    print(summary.table())
+    print(result.tables["coverage"])
     print()
-    print("coverage:", ", ".join(f"{k}: {v}" for k, v in summary.coverage.items()))
-    if summary.max_rate_peak is not None:
-        print(
-            f"Theorem 4.1 rate peak max_(t > s*) L_t (t - s*) alpha^2 gamma^2 eta = "
-            f"{summary.max_rate_peak:.3g} (printed factor 2, safe factor 8)"
-        )
-    for rep in summary.reproducers:
-        for key in ("claims", "undefined"):
-            if rep[key]:
-                print(f"{key} {', '.join(rep[key])}: {rep['case']}")
-    for err in summary.errors:
-        print(f"error {err['error']}: {err['case']}")
-    path = summary.save(args.out)
-    print(f"summary written to {path}")
-    return 0 if summary.clean else 1
+    print(result.tables["findings"])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "config": config,
+        "values": result.values,
+        "claims": result.claims.to_dict(),
+        "tables": {name: table.to_dict() for name, table in result.tables.items()},
+    }
+    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"result written to {out}")
+    return 0 if result.claims.ok else 1
 
 
 if __name__ == "__main__":

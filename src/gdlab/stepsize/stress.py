@@ -1,9 +1,9 @@
-"""Randomised stress tests of Part I's theorems: random cases, one checker, profiles (spec §7).
+"""Randomised stress tests of Part I's theorems: random cases and their checker (spec §7).
 
 A :class:`Case` is one full-batch GD run of eq. (2), fully determined by its fields: a small
 random dataset, an activation, a width, an initialisation scale, a per-neuron stepsize
 ``eta`` (the GD stepsize is ``tilde-eta = m eta``, spec §1) and a number of steps. The checker
-:func:`check_case` trains it (:func:`gdlab.stepsize.sweeps.run_sweep`) and returns the verdicts
+:func:`check_case` trains it (:func:`gdlab.stepsize.sweeps.run_sweep`) and returns the claims
 of :mod:`gdlab.stepsize.certify`:
 
 - always :func:`~gdlab.stepsize.certify.certify_stable_phase` with the radius-R Assumption 1
@@ -19,53 +19,52 @@ of :mod:`gdlab.stepsize.certify`:
 Every comparison carries the float64 rounding allowance that :mod:`gdlab.stepsize.certify`
 derives (never a guessed tolerance). :class:`CaseSpace` says where cases are drawn from; it
 draws through the small :class:`Draw` protocol, so the same code serves a seeded NumPy
-generator (:func:`run_profile`, the command-line large profile) and hypothesis's ``st.data()``
-(the property tests, which then shrink a failing case). :func:`run_profile` checks many cases
-and returns a :class:`Summary`: cases tried, violations, the worst slack per claim and a
-reproducer (the :class:`Case` repr, read back by :meth:`Case.from_repr`) for each violation.
+generator (:meth:`CaseSpace.sample`, the profiles of the ``stress-tests`` study,
+:mod:`gdlab.studies.stress`) and hypothesis's ``st.data()`` (the property tests, which then
+shrink a failing case). :func:`check_outcome` is the checker as a profile runs it: a case that
+raises is an outcome too, with its error, and a :class:`CaseOutcome` is plain data for the
+result cache.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
-import time
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
 
+from gdlab.claims import ClaimTable
 from gdlab.data import Dataset, max_margin_direction, separable_gaussian
 from gdlab.runtime import make_generator
 from gdlab.stepsize.activations import ACTIVATION_NAMES, get_activation
-from gdlab.stepsize.certify import VerdictTable, certify_first_phase, certify_stable_phase
+from gdlab.stepsize.certify import certify_first_phase, certify_stable_phase
 from gdlab.stepsize.network import TwoLayerNet
 from gdlab.stepsize.sweeps import run_sweep
-from gdlab.stepsize.theory import THEOREM41_FACTORS, ProblemConstants
+from gdlab.stepsize.theory import ProblemConstants
 from gdlab.stepsize.trajectory import Trajectory
 
 __all__ = [
+    "CASE_ERRORS",
     "CI_SPACE",
     "DATA_KINDS",
     "LARGE_SPACE",
+    "OUTCOME_FACTS",
+    "REACHED",
+    "SPACES",
     "Case",
+    "CaseOutcome",
     "CaseRun",
     "CaseSpace",
-    "ClaimSummary",
     "Draw",
     "NumpyDraw",
-    "Summary",
     "check_case",
+    "check_outcome",
     "evaluate",
     "run_case",
-    "run_profile",
-    "summarize",
-    "table_html",
 ]
 
 T = TypeVar("T")
@@ -190,7 +189,7 @@ class Case:
 
     @classmethod
     def from_repr(cls, text: str) -> Case:
-        """The case whose ``repr`` is ``text`` (a reproducer from a :class:`Summary`)."""
+        """The case whose ``repr`` is ``text`` (a reproducer from a profile's findings)."""
         case = eval(text, {"__builtins__": {}, "Case": cls})
         if not isinstance(case, cls):
             raise ValueError(f"{text!r} is not the repr of a Case")
@@ -317,10 +316,13 @@ class CaseSpace:
         return self.draw(NumpyDraw(seed, index))
 
 
-#: The hypothesis CI profile's space: small n, m, d and short runs (tests/test_properties.py).
+#: The CI space: small n, m, d and short runs (the hypothesis tests of tests/test_properties.py
+#: and the quick profile of the stress-tests study).
 CI_SPACE = CaseSpace(n=(3, 8), d=(2, 4), m=(1, 6), steps=(50, 200))
-#: The command-line large profile's space (benchmarks/stress_theorems.py).
+#: The large space (the paper-scale profile of the stress-tests study).
 LARGE_SPACE = CaseSpace()
+#: The spaces by the name a profile's configuration gives them.
+SPACES: dict[str, CaseSpace] = {"ci": CI_SPACE, "large": LARGE_SPACE}
 
 
 # ----------------------------------------------------------------------------- checker
@@ -355,285 +357,77 @@ def run_case(case: Case) -> CaseRun:
     return CaseRun(case, sweep.run(0), sweep.constants[0])
 
 
-def evaluate(run: CaseRun) -> VerdictTable:
-    """The stable-phase verdicts, plus the first-phase ones where they apply (module doc)."""
+def evaluate(run: CaseRun) -> ClaimTable:
+    """The stable-phase claims, plus the first-phase ones where they apply (module doc)."""
     table = certify_stable_phase(run.traj, run.constants)
     if run.case.first_phase_applies:
         table = table + certify_first_phase(run.traj, run.constants)
     return table
 
 
-def check_case(case: Case) -> VerdictTable:
-    """Train ``case`` and return one :class:`~gdlab.stepsize.certify.Verdict` per checked claim
-    (``.all_hold`` says whether every certificate holds; ``.facts`` has r*, s*, tau, ...)."""
+def check_case(case: Case) -> ClaimTable:
+    """Train ``case`` and return one :class:`~gdlab.claims.Claim` per checked claim
+    (``.ok`` says whether none fails; ``.facts`` has r*, s*, tau, ...)."""
     return evaluate(run_case(case))
 
 
-# ----------------------------------------------------------------------------- summaries
+#: What a profile records when a case raises instead of returning claims (a NaN that reaches a
+#: claim raises too: a claim cannot measure NaN without saying what it needs).
+CASE_ERRORS = (ValueError, RuntimeError, ArithmeticError)
+#: The facts of :func:`check_case` that a :class:`CaseOutcome` keeps.
+OUTCOME_FACTS = ("r*", "s*", "rate peak")
+#: The codes of :attr:`CaseOutcome.reached` (how far a case got) and what they mean.
+REACHED = {2: "eq. (5) reached", 1: "eq. (4) only", 0: "neither", -1: "checker raised"}
 
 
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+@dataclass(frozen=True)
+class CaseOutcome:
+    """A checked case of a profile: its index in the profile, the case, and either its claims
+    (with the facts of :data:`OUTCOME_FACTS`) or the error its check raised."""
 
+    index: int
+    case: Case
+    claims: ClaimTable | None
+    error: str | None = None
 
-@dataclass
-class ClaimSummary:
-    """One claim over a profile: in how many cases it was checked (its hypothesis held at
-    some step), how many violated it, and the smallest slack (``certify``'s ``worst_slack``,
-    relative or absolute as the claim's note says; None when no finite slack was seen)
-    with the case that attains it. ``slack_kind`` is ``"relative"`` (to the bound) or
-    ``"absolute"`` (in the units of the claim's series), as certify states in the note.
-
-    A failed verdict whose worst slack is NaN is counted as ``undefined``, not as a violation:
-    some side of the inequality could not be evaluated in float64 (an overflow or an
-    underflow produced NaN). Its case is still listed for diagnosis, since the NaN step also
-    hides the slack of the other steps."""
-
-    claim: str
-    source: str
-    slack_kind: str = "relative"
-    checked: int = 0
-    violations: int = 0
-    undefined: int = 0
-    worst_slack: float | None = None
-    worst_case: str | None = None
-
-
-_CLAIM_COLUMNS = ("claim", "source", "checked", "violations", "undefined", "worst slack", "slack")
-
-
-@dataclass
-class Summary:
-    """The outcome of a profile (JSON-serialisable through :meth:`to_dict`).
-
-    ``requested`` and ``max_seconds`` are the profile's arguments (``cases < requested`` when
-    the time budget ran out). ``reproducers`` has one entry per case with a violated or an
-    undefined verdict, ``{"case": repr, "claims": [...], "undefined": [...]}``; ``errors`` one
-    per case whose run or check raised, ``{"case": repr, "error": text}``.
-    ``coverage`` counts cases by data kind and activation, the cases that reached eq. (4)
-    and eq. (5), and those checked for the first phase. ``max_rate_peak`` is the largest
-    ``max_{t > s*} L_t (t - s*) alpha^2 gamma^2 eta`` seen (Theorem 4.1, printed factor 2,
-    safe factor 8; spec §6.4), with its case.
-    """
-
-    seed: int
-    space: dict
-    cases: int = 0
-    seconds: float = 0.0
-    requested: int | None = None
-    max_seconds: float | None = None
-    claims: list[ClaimSummary] = field(default_factory=list)
-    reproducers: list[dict] = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)
-    coverage: dict = field(default_factory=dict)
-    max_rate_peak: float | None = None
-    max_rate_peak_case: str | None = None
+    def __post_init__(self) -> None:
+        if (self.claims is None) == (self.error is None):
+            raise ValueError(
+                f"case {self.index}: an outcome has claims or an error, got claims="
+                f"{self.claims!r} and error={self.error!r}"
+            )
 
     @property
-    def violations(self) -> int:
-        """(case, claim) pairs that failed with finite numbers."""
-        return sum(c.violations for c in self.claims)
+    def reached(self) -> int:
+        """How far the run got, a code of :data:`REACHED`: 2 past eq. (5) (the stable-phase
+        claims after s* are checked), 1 past eq. (4) only, 0 neither, -1 the checker raised."""
+        if self.claims is None:
+            return -1
+        if self.claims.facts["s*"] is not None:
+            return 2
+        return 1 if self.claims.facts["r*"] is not None else 0
 
-    @property
-    def undefined(self) -> int:
-        """(case, claim) pairs that failed on a NaN (see :class:`ClaimSummary`)."""
-        return sum(c.undefined for c in self.claims)
-
-    @property
-    def failing_cases(self) -> int:
-        """Cases with at least one violated or undefined verdict."""
-        return len(self.reproducers)
-
-    @property
-    def clean(self) -> bool:
-        """No violation, no undefined verdict and no error."""
-        return self.violations == 0 and self.undefined == 0 and not self.errors
-
-    def to_dict(self) -> dict:
-        """Plain data for JSON (non-finite floats become None)."""
-        return {
-            **asdict(self),
-            "violations": self.violations,
-            "undefined": self.undefined,
-            "failing_cases": self.failing_cases,
-            "printed_rate_factor": THEOREM41_FACTORS["printed"],
-            "safe_rate_factor": THEOREM41_FACTORS["safe"],
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data for the result cache; :meth:`from_dict` inverts it."""
+        claims = None
+        if self.claims is not None:
+            facts = {k: self.claims.facts.get(k) for k in OUTCOME_FACTS}
+            claims = ClaimTable(self.claims, facts).to_dict()
+        return {"index": self.index, "case": repr(self.case), "claims": claims,
+                "error": self.error}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict) -> Summary:
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseOutcome:
         """Inverse of :meth:`to_dict`."""
-        keys = {f for f in cls.__dataclass_fields__ if f != "claims"}
-        out = cls(**{k: data[k] for k in keys})
-        out.claims = [ClaimSummary(**c) for c in data["claims"]]
-        return out
-
-    def save(self, path: str | Path) -> Path:
-        """Write the JSON summary to ``path`` (parent folders created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> Summary:
-        """Read a summary written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    def rows(self) -> list[list[str]]:
-        """One row per claim: claim, source, checked, violations, undefined, worst slack,
-        slack kind."""
-
-        def fmt(x: float | None) -> str:
-            return "-" if x is None else f"{x:.3g}"
-
-        return [
-            [
-                c.claim,
-                c.source,
-                str(c.checked),
-                str(c.violations),
-                str(c.undefined),
-                fmt(c.worst_slack),
-                c.slack_kind,
-            ]
-            for c in self.claims
-        ]
-
-    def table(self) -> str:
-        """The per-claim table as Markdown (the notebook renders it as HTML)."""
-        head = _CLAIM_COLUMNS
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in self.rows()]
-        return "\n".join(lines)
-
-    def headline(self) -> str:
-        """One line: cases, violations, undefined verdicts, errors, time."""
-        return (
-            f"{self.cases} cases (seed {self.seed}) in {self.seconds:.1f} s: "
-            f"{self.violations} violations and {self.undefined} undefined verdicts "
-            f"in {self.failing_cases} cases, {len(self.errors)} errors"
-        )
-
-    def findings(self) -> str:
-        """Markdown lists of the violations, undefined verdicts and errors, with their cases."""
-
-        def listing(key: str, entries: list[dict], what: Callable[[dict], str]) -> str:
-            lines = [f"- {what(e)}: `{e['case']}`" for e in entries if e.get(key)]
-            return "\n".join(lines) if lines else "none"
-
-        return "\n\n".join(
-            [
-                "**Violations:**",
-                listing("claims", self.reproducers, lambda e: ", ".join(e["claims"])),
-                "**Undefined verdicts (NaN):**",
-                listing("undefined", self.reproducers, lambda e: ", ".join(e["undefined"])),
-                "**Errors:**",
-                listing("error", self.errors, lambda e: e["error"]),
-            ]
-        )
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.headline())}</p>{table_html(_CLAIM_COLUMNS, self.rows())}"
+        claims = None if data["claims"] is None else ClaimTable.from_dict(data["claims"])
+        return cls(data["index"], Case.from_repr(data["case"]), claims, data["error"])
 
 
-def table_html(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """An HTML table (cells escaped) for notebook output."""
-    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def summarize(
-    results: Sequence[tuple[Case, VerdictTable | BaseException]],
-    *,
-    seed: int,
-    space: CaseSpace,
-    seconds: float = 0.0,
-) -> Summary:
-    """Aggregate per-case outcomes (a verdict table, or the exception a case raised)."""
-    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(space).items()}
-    out = Summary(seed=seed, space=plain, cases=len(results), seconds=seconds)
-    claims: dict[str, ClaimSummary] = {}
-    count: dict[str, int] = {}
-
-    def bump(key: str) -> None:
-        count[key] = count.get(key, 0) + 1
-
-    for case, outcome in results:
-        bump(f"kind {case.kind}")
-        bump(f"activation {case.activation}")
-        if isinstance(outcome, BaseException):
-            bump("errors")
-            text = "".join(traceback.format_exception_only(type(outcome), outcome)).strip()
-            out.errors.append({"case": repr(case), "error": text})
-            continue
-        for key, happened in (
-            ("eq. (4) reached", outcome.facts.get("r*") is not None),
-            ("eq. (5) reached", outcome.facts.get("s*") is not None),
-            ("first phase checked", case.first_phase_applies),
-        ):
-            if happened:
-                bump(key)
-        failed: list[str] = []
-        nan: list[str] = []
-        for v in outcome:
-            kind = "absolute" if "absolute slack" in v.note else "relative"
-            s = claims.setdefault(v.claim, ClaimSummary(v.claim, v.source, kind))
-            s.checked += 1
-            slack = _finite(v.worst_slack)
-            if slack is not None and (s.worst_slack is None or slack < s.worst_slack):
-                s.worst_slack, s.worst_case = slack, repr(case)
-            if not v.holds and v.worst_slack is not None and math.isnan(v.worst_slack):
-                s.undefined += 1
-                nan.append(v.claim)
-            elif not v.holds:
-                s.violations += 1
-                failed.append(v.claim)
-        if failed or nan:
-            out.reproducers.append({"case": repr(case), "claims": failed, "undefined": nan})
-        peak = _finite(outcome.facts.get("rate peak"))
-        if peak is not None and (out.max_rate_peak is None or peak > out.max_rate_peak):
-            out.max_rate_peak, out.max_rate_peak_case = peak, repr(case)
-    out.claims = list(claims.values())
-    out.coverage = dict(sorted(count.items()))
-    return out
-
-
-def run_profile(
-    n_cases: int,
-    seed: int = 0,
-    *,
-    space: CaseSpace = LARGE_SPACE,
-    max_seconds: float | None = None,
-    progress: Callable[[int, Case, VerdictTable | BaseException], None] | None = None,
-) -> Summary:
-    """Check cases ``space.sample(seed, i)`` for ``i = 0, 1, ...`` and summarise them.
-
-    Stops after ``n_cases`` cases, or earlier once ``max_seconds`` of wall time have passed
-    (the cases checked so far are a prefix of the same sequence). A case that raises is
-    recorded in ``Summary.errors`` (with its reproducer) and the profile goes on.
-    ``progress(i, case, outcome)`` is called after each case.
-    """
-    if isinstance(n_cases, bool) or not isinstance(n_cases, int) or n_cases < 1:
-        raise ValueError(f"n_cases={n_cases!r} must be an int >= 1")
-    if max_seconds is not None and not max_seconds > 0:
-        raise ValueError(f"max_seconds={max_seconds!r} must be > 0 or None")
-    start = time.perf_counter()
-    results: list[tuple[Case, VerdictTable | BaseException]] = []
-    for i in range(n_cases):
-        case = space.sample(seed, i)
-        try:
-            outcome: VerdictTable | BaseException = check_case(case)
-        except (ValueError, RuntimeError, ArithmeticError) as err:
-            outcome = err
-        results.append((case, outcome))
-        if progress is not None:
-            progress(i, case, outcome)
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    summary = summarize(results, seed=seed, space=space, seconds=time.perf_counter() - start)
-    summary.requested, summary.max_seconds = n_cases, max_seconds
-    return summary
+def check_outcome(index: int, case: Case) -> CaseOutcome:
+    """:func:`check_case` as a profile runs it: an error of :data:`CASE_ERRORS` becomes the
+    outcome (one line, type and message) instead of stopping the profile."""
+    try:
+        return CaseOutcome(index, case, check_case(case))
+    except CASE_ERRORS as err:
+        text = "".join(traceback.format_exception_only(type(err), err)).strip()
+        return CaseOutcome(index, case, None, text)

@@ -496,7 +496,8 @@ def lemma_a14_bounds(
         raise ValueError(f"t must be >= s={s}, got min {float(np.min(dt)) + s!r}")
     with np.errstate(over="ignore"):  # 1/L_s beyond float64: lower bound 0, still valid
         lower = 1.0 / (np.exp(-log_risk_s) + 3 * c.lr * c.rho**2 * dt)
-    with np.errstate(divide="ignore"):
+    # t = s, or gamma^c_s (under)flowing to 0: the upper bound is inf (vacuous), not an error
+    with np.errstate(divide="ignore", over="ignore"):
         upper = 2.0 / (dt * c.lr * gamma_c_s**2)
     return unwrap_scalar(lower), unwrap_scalar(upper)
 
@@ -519,7 +520,8 @@ def lemma_a15_bounds(
     # log(1/L_s + a) = -log L_s + log1p(a L_s), exact also when L_s underflows
     a = 3 * c.lr * c.rho**2 * dt
     upper = -log_risk_s + np.log1p(a * np.exp(log_risk_s)) - np.log(2 * c.n) - c.kappa
-    with np.errstate(divide="ignore"):  # gamma^c_s underflowed to 0: both bounds vacuous
+    # gamma^c_s (under)flowing to 0: both bounds are infinite, i.e. vacuous
+    with np.errstate(divide="ignore", over="ignore"):
         lower = np.log(dt * c.lr * gamma_c_s**2 / (2 * c.n)) / (2 * b0)
         return unwrap_scalar(lower), unwrap_scalar(upper / gamma_c_s)
 

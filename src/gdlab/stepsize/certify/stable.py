@@ -43,7 +43,7 @@ __all__ = [
     "lemma_a13",
     "lemma_a14",
     "lemma_a15",
-    "log_gamma_c",
+    "measure_log_gamma_c",
     "norm_non_decreasing_after_s_star",
     "risk_non_increasing_after_r_star",
 ]
@@ -75,7 +75,7 @@ class LogGammaC:
     drift: Array
 
 
-def log_gamma_c(ev: Evidence) -> LogGammaC:
+def measure_log_gamma_c(ev: Evidence) -> LogGammaC:
     """:class:`LogGammaC` of the run: ``|dPhi/dlog L| <= 1/|ell| + k_1/ell^2`` with
     ``ell = log(2 n e^kappa L)`` (Lemma A.10's ``k_1``) bounds the sensitivity to ``log L``,
     ``(|Phi'| rho + 1/||w||) ||Delta||`` the drift."""
@@ -382,7 +382,8 @@ def lemma_a15(ev: Evidence, lgc: LogGammaC, si: int) -> tuple[Claim, Claim]:
     rho_t = r.norm[tel.later]
     P, Gam, g_s = tel.P, tel.Gam, tel.gamma_c_s
     allow_low = (c.rho * P + 2 * Gam + 2 * lgc.eval_err[si] + e.eps_log_L[tel.later]) / (2 * b0)
-    with np.errstate(divide="ignore", invalid="ignore"):  # g_s = 0: upper = inf, vacuous
+    # g_s (under)flowing to 0: upper = inf (vacuous), where no allowance is needed
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         allow_up = (c.rho * P + e.eps_L[si]) / g_s + np.abs(upper) * (Gam + lgc.eval_err[si])
     return (
         inequality(
@@ -426,7 +427,7 @@ def certify_stable_phase(traj_run: Trajectory, c: ProblemConstants) -> ClaimTabl
         "eq. (4) threshold": thr4,
         "eq. (5) threshold": thr5,
     }
-    lgc = log_gamma_c(ev)
+    lgc = measure_log_gamma_c(ev)
     claims = [
         risk_non_increasing_after_r_star(ev, ri),
         lemma_a3(ev),
