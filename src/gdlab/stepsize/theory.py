@@ -637,10 +637,3 @@ def corollary42_risk_bound(
     _, c2 = _c1_c2(c)
     T = _times(T, "T")
     return unwrap_scalar(factor * (1 + 4 * c.kappa) * c2 / (c.alpha**4 * c.gamma**4 * T**2))
-
-
-# Former private names, kept while modules outside this one still import them.
-_as_numpy = as_float_array
-_out = unwrap_scalar
-_require = require_assumptions
-_log_scaled_risk = log_scaled_risk
