@@ -26,6 +26,7 @@ from gdlab.stepsize.certify.checks import (
 )
 from gdlab.stepsize.certify.record import first_index
 from gdlab.stepsize.certify.rounding import risk_increase_allowance
+from gdlab.stepsize.logspace import log_gamma_c
 from gdlab.stepsize.margins import gamma_b, gamma_c
 from gdlab.stepsize.theory import Array, ProblemConstants
 from gdlab.stepsize.trajectory import Trajectory
@@ -84,8 +85,8 @@ def measure_log_gamma_c(ev: Evidence) -> LogGammaC:
     ell = th.log_scaled_risk(c, r.log_risk)
     with np.errstate(divide="ignore"):  # ell = 0 lies outside every hypothesis that uses this
         sens = 1 / np.abs(ell) + k1 / ell**2
-    with np.errstate(divide="ignore"):  # log gamma^c in log space: gamma^c may underflow
-        value = th.Phi(c, log_x=r.log_risk) - np.log(r.norm)
+    with np.errstate(divide="ignore"):  # ||w_t|| = 0 only before s*, where this is unused
+        value = log_gamma_c(c, r.log_risk, r.norm)  # finite where gamma^c underflows
     with np.errstate(divide="ignore"):  # ||w_t|| = 0 only before s*, where this is unused
         drift = (np.maximum(sens[:-1], sens[1:]) * c.rho + 1 / r.norm[:-1]) * e.delta
     return LogGammaC(
