@@ -78,11 +78,13 @@ def check_chunk(
 def case_claims(outcomes: list[CaseOutcome]) -> ClaimTable:
     """Every claim of every checked case, its note prefixed with ``case <index>:`` (the
     reproducer is ``space.sample(seed, index)``)."""
+
+    def tagged(claim: Claim, index: int) -> Claim:
+        note = f"case {index}: {claim.note}" if claim.note else f"case {index}"
+        return Claim.from_dict({**claim.to_dict(), "note": note})
+
     return ClaimTable(
-        Claim.from_dict({**claim.to_dict(), "note": f"case {o.index}: {claim.note}".rstrip(": ")})
-        for o in outcomes
-        if o.claims is not None
-        for claim in o.claims
+        tagged(claim, o.index) for o in outcomes if o.claims is not None for claim in o.claims
     )
 
 
@@ -100,29 +102,26 @@ def profile_claims(outcomes: list[CaseOutcome], space: CaseSpace) -> ClaimTable:
     """The claims of a profile (module docstring): the certificates aggregated over the cases,
     then the checker, the printed rate and the coverage."""
     table = case_claims(outcomes).aggregate()
+    values = profile_values(outcomes)
     errors = [o.index for o in outcomes if o.error is not None]
     table.add(
-        "no case raises", "the checker (gdlab.stepsize.stress)", len(errors), 0,
+        "no case raises", "the checker (gdlab.stepsize.stress)", values["errors"], 0,
         note=f"cases {errors}" if errors else f"{len(outcomes)} cases",
     )  # fmt: skip
     peaks = _rate_peaks(outcomes)
-    worst = max(peaks, key=peaks.__getitem__) if peaks else None
     table.add(
         "Theorem 4.1 rate below the printed factor",
         "Theorem 4.1 as printed (spec §6.4)",
-        None if worst is None else peaks[worst],
+        values["rate_peak"],
         THEOREM41_FACTORS["printed"],
         needs="a first-phase case reaching the width-free eq. (5)",
-        note=(f"max over {len(peaks)} cases at case {worst}; " if peaks else "")
+        note=(f"max over {len(peaks)} cases at case {max(peaks, key=peaks.get)}; " if peaks else "")
         + f"the certificates check the safe factor {THEOREM41_FACTORS['safe']:g}",
     )
-    checked = [o for o in outcomes if o.claims is not None]
-    reached5 = sum(o.claims.facts["s*"] is not None for o in checked)
-    first = sum(o.case.first_phase_applies for o in checked)
     kinds = {o.case.kind for o in outcomes}
-    table.add("cases reaching eq. (5)", _COVERAGE, reached5, 1, relation=">=",
+    table.add("cases reaching eq. (5)", _COVERAGE, values["s_reached"], 1, relation=">=",
               note="the stable-phase claims after s* are exercised")  # fmt: skip
-    table.add("first-phase cases", _COVERAGE, first, 1, relation=">=",
+    table.add("first-phase cases", _COVERAGE, values["first_phase"], 1, relation=">=",
               note="separable, R <= 1, alpha > 0: Theorems 3.2 and 4.1 are checked")  # fmt: skip
     table.add("data families drawn", _COVERAGE, len(kinds), len(space.kinds), relation=">=",
               note=", ".join(sorted(kinds)))  # fmt: skip
