@@ -21,10 +21,13 @@ import torch
 __all__ = [
     "DEVICES",
     "DTYPES",
+    "RECORD_BYTES_CAP",
     "SCALES",
     "RuntimeConfigError",
     "banner",
     "by_scale",
+    "check_device",
+    "check_record_bytes",
     "device_name",
     "get_device",
     "get_dtype",
@@ -88,6 +91,53 @@ def get_device(value: str | None = None) -> torch.device:
             "allowed here: cpu or auto"
         )
     return torch.device(choice)
+
+
+def check_device(device: torch.device | str | None) -> torch.device:
+    """The compute device of a ``device`` argument, validated as ``GDLAB_DEVICE`` is.
+
+    ``None`` reads ``GDLAB_DEVICE``; a string goes through :func:`gdlab.runtime.get_device`
+    (``auto``, ``cpu`` or ``cuda``, any case; ``cuda`` only with a CUDA GPU); a
+    :class:`torch.device` must be a CPU or an existing CUDA device. Raises
+    :class:`~gdlab.runtime.RuntimeConfigError` or TypeError, one line naming the value.
+    """
+    if device is None or isinstance(device, str):
+        return get_device(device)
+    if not isinstance(device, torch.device):
+        raise TypeError(
+            f"device must be None, a str (auto, cpu, cuda) or a torch.device, got "
+            f"{type(device).__name__} {device!r}"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise RuntimeConfigError(
+            f"device={device!r} has type {device.type!r}; allowed: a cpu or cuda torch.device, "
+            "or the names auto, cpu, cuda"
+        )
+    get_device(device.type)  # raises when CUDA is asked for and absent
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise RuntimeConfigError(
+            f"device={device!r} does not exist: {count} CUDA GPU(s) present, allowed indices "
+            f"0..{count - 1}"
+        )
+    return device
+
+
+#: The largest memory, in bytes, that the records of one training call may take (4 GiB, a fixed
+#: cap, the same on every machine); a larger request is refused before any step.
+RECORD_BYTES_CAP = 4 * 2**30
+
+
+def check_record_bytes(nbytes: int, what: str, hint: str = "record fewer steps") -> None:
+    """Refuse, before any step, records that would take more than :data:`RECORD_BYTES_CAP`.
+
+    ``what`` says how the size was counted and ``hint`` what to change (both in the message).
+    """
+    if nbytes > RECORD_BYTES_CAP:
+        raise ValueError(
+            f"the records would take {nbytes / 2**30:.3g} GiB ({what}), more than the cap "
+            f"RECORD_BYTES_CAP = {RECORD_BYTES_CAP / 2**30:g} GiB; {hint}"
+        )
 
 
 def get_dtype(value: str | None = None) -> torch.dtype:

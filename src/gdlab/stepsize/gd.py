@@ -15,7 +15,7 @@ float maximum, normalised margins are 0 at a zero parameter); a run whose parame
 the float range raises :class:`NonFiniteRecordError` naming the series, step, run and stepsize;
 a float32 run warns when the risk's per-step change falls below float32 resolution. Arguments
 are validated before any step: the device like ``GDLAB_DEVICE``, the memory of the records
-against :data:`RECORD_BYTES_CAP`, and the scale of the inputs
+against :data:`~gdlab.runtime.RECORD_BYTES_CAP`, and the scale of the inputs
 (:func:`~gdlab.stepsize.network.check_input_scale`).
 """
 
@@ -30,13 +30,12 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from gdlab.runtime import get_dtype
+from gdlab.runtime import check_device, check_record_bytes, get_dtype
 from gdlab.stepsize.activations import Activation
 from gdlab.stepsize.network import (
     Evaluator,
     TwoLayerNet,
     check_data,
-    check_device,
     check_input_scale,
     log_logistic_loss,
     logistic_loss,
@@ -44,16 +43,10 @@ from gdlab.stepsize.network import (
 from gdlab.stepsize.trajectory import Trajectory
 
 __all__ = [
-    "RECORD_BYTES_CAP",
     "NonFiniteRecordError",
-    "check_record_bytes",
     "margin_statistics",
     "train",
 ]
-
-#: The largest memory, in bytes, that the records of one call may take (4 GiB, a fixed cap, the
-#: same on every machine); a larger request is refused before any step.
-RECORD_BYTES_CAP = 4 * 2**30
 
 # Inputs normalised to unit norm have ||x|| = 1 up to a few ulps; only a larger R is reported.
 _RADIUS_SLACK = 1e-12
@@ -159,19 +152,6 @@ def _initial_params(
     return W0
 
 
-def check_record_bytes(nbytes: int, what: str) -> None:
-    """Refuse, before any step, records that would take more than :data:`RECORD_BYTES_CAP`.
-
-    ``what`` says how the size was counted (it is part of the one-line message).
-    """
-    if nbytes > RECORD_BYTES_CAP:
-        raise ValueError(
-            f"the records would take {nbytes / 2**30:.3g} GiB ({what}), more than the cap "
-            f"RECORD_BYTES_CAP = {RECORD_BYTES_CAP / 2**30:g} GiB; record fewer steps "
-            "(record_every) or fewer runs"
-        )
-
-
 def _record_count(steps: int, record_every: int) -> int:
     """S, the number of recorded steps 0, record_every, ... and ``steps`` (no list is built)."""
     return steps // record_every + 1 + (steps % record_every != 0)
@@ -234,12 +214,12 @@ def train(
     Raises
     ------
     TypeError, ValueError : invalid arguments, before any computation; the message names them.
-        Also before any step: records beyond :data:`RECORD_BYTES_CAP`; inputs so large that a
-        GD step overflows (``lr * max ||x_i||^2`` beyond the float range,
+        Also before any step: records beyond :data:`~gdlab.runtime.RECORD_BYTES_CAP`; inputs
+        so large that a GD step overflows (``lr * max ||x_i||^2`` beyond the float range,
         :func:`~gdlab.stepsize.network.check_input_scale`); margins or gradient not finite at
         the initial parameters.
     RuntimeConfigError : a ``device`` that ``GDLAB_DEVICE`` would refuse (unknown, or cuda
-        without a CUDA GPU); see :func:`~gdlab.stepsize.network.check_device`.
+        without a CUDA GPU); see :func:`~gdlab.runtime.check_device`.
     NonFiniteRecordError : the parameters overflowed the float range (a recorded series or
         ``w_final`` is inf/NaN); the message names the series, step, run and stepsize.
     """
@@ -274,6 +254,7 @@ def train(
     check_record_bytes(
         S * (8 + per_step * dtype.itemsize),
         f"{S} recorded steps x {K} runs x {per_step // K} values x {dtype.itemsize} bytes",
+        "record fewer steps (record_every) or fewer runs",
     )
 
     X = X.detach().to(device=device, dtype=dtype)

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from gdlab.data import Dataset
-from gdlab.runtime import get_dtype, make_generator
+from gdlab.runtime import check_device, check_record_bytes, get_dtype, make_generator
 from gdlab.stepsize.activations import Activation, get_activation
-from gdlab.stepsize.gd import check_record_bytes, margin_statistics
-from gdlab.stepsize.network import check_device, check_input_scale, logistic_loss
+from gdlab.stepsize.gd import margin_statistics
+from gdlab.stepsize.network import check_input_scale, logistic_loss
 
 __all__ = ["DEPTH", "MLPTrajectory", "init_mlp", "mlp_forward", "train_mlp"]
 
@@ -132,7 +132,7 @@ def train_mlp(
 
     Raises ValueError/TypeError/RuntimeConfigError before any step, one line naming the value:
     invalid arguments, a ``device`` that ``GDLAB_DEVICE`` would refuse, records beyond
-    :data:`~gdlab.stepsize.gd.RECORD_BYTES_CAP`, inputs too large for a GD step in ``dtype``
+    :data:`~gdlab.runtime.RECORD_BYTES_CAP`, inputs too large for a GD step in ``dtype``
     (:func:`~gdlab.stepsize.network.check_input_scale`) or non-finite margins at initialisation.
     """
     if not isinstance(data, Dataset):

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gdlab.runtime import RuntimeConfigError, get_device, make_generator
+from gdlab.runtime import check_device, make_generator
 from gdlab.stepsize.activations import Activation, softplus
 
 __all__ = [
     "Evaluator",
     "TwoLayerNet",
     "check_data",
-    "check_device",
     "check_input_scale",
     "log_logistic_loss",
     "logistic_loss",
@@ -77,36 +76,6 @@ def check_data(X: Tensor, y: Tensor | None = None) -> None:
     bad = (y != 1) & (y != -1)
     if bool(bad.any()):
         raise ValueError(f"labels y must be in {{-1, +1}}, got {y[bad][0].item()!r}")
-
-
-def check_device(device: torch.device | str | None) -> torch.device:
-    """The compute device of a ``device`` argument, validated as ``GDLAB_DEVICE`` is.
-
-    ``None`` reads ``GDLAB_DEVICE``; a string goes through :func:`gdlab.runtime.get_device`
-    (``auto``, ``cpu`` or ``cuda``, any case; ``cuda`` only with a CUDA GPU); a
-    :class:`torch.device` must be a CPU or an existing CUDA device. Raises
-    :class:`~gdlab.runtime.RuntimeConfigError` or TypeError, one line naming the value.
-    """
-    if device is None or isinstance(device, str):
-        return get_device(device)
-    if not isinstance(device, torch.device):
-        raise TypeError(
-            f"device must be None, a str (auto, cpu, cuda) or a torch.device, got "
-            f"{type(device).__name__} {device!r}"
-        )
-    if device.type not in ("cpu", "cuda"):
-        raise RuntimeConfigError(
-            f"device={device!r} has type {device.type!r}; allowed: a cpu or cuda torch.device, "
-            "or the names auto, cpu, cuda"
-        )
-    get_device(device.type)  # raises when CUDA is asked for and absent
-    count = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type == "cuda" and device.index is not None and device.index >= count:
-        raise RuntimeConfigError(
-            f"device={device!r} does not exist: {count} CUDA GPU(s) present, allowed indices "
-            f"0..{count - 1}"
-        )
-    return device
 
 
 def check_input_scale(X: Tensor, lr_max: float) -> float:

@@ -57,5 +57,5 @@ def load(
     took = f"computed in {result.meta['seconds']:.1f} s"
     how = f"loaded from the result cache ({took})" if result.meta["from_cache"] else took
     note = f"; {result.meta['note']}" if result.meta.get("note") else ""
-    print(f"{name} [{result.scale}]: {how}{took} on {result.meta.get('device', '?')}{note}")
+    print(f"{name} [{result.scale}]: {how} on {result.meta.get('device', '?')}{note}")
     return result
