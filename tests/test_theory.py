@@ -83,19 +83,18 @@ def test_width_free_thresholds() -> None:
     y = torch.tensor([1.0, -1.0], dtype=torch.float64)
     for m in (1, 7, 40):
         c = problem_constants(TwoLayerNet.balanced(half, m), X, y, lr=3.0 * m)
-        assert th.condition4_threshold(c) == pytest.approx(
-            th.condition4_threshold_two_layer(c), rel=REL
-        )
         assert th.condition5_threshold(c) == pytest.approx(
             th.condition5_threshold_two_layer(c), rel=REL
         )
-        # width-free: eta = 3, R = 1, beta~ = 1/8 -> 1/(3 (2 + 1/8))
-        assert th.condition4_threshold_two_layer(c) == pytest.approx(1 / (3 * 2.125), rel=REL)
+        # width-free: eta = 3, R = 1, beta~ = 1/8, n = 2, kappa = log(2)/2 (phi = (z +
+        # softplus z)/2) -> min{1/(4 e^(log(2)/2 + 2)), 1/(3 (4 + 1/4))}
+        expected = min(1 / (4 * math.exp(math.log(2) / 2 + 2)), 1 / (3 * 4.25))
+        assert th.condition5_threshold_two_layer(c) == pytest.approx(expected, rel=REL)
     # ex31 has sup|phi'| = 0.625 < 1: the width-free form (|phi'| <= 1) is more demanding.
     c = problem_constants(TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), 5), X, y, 50)
-    assert th.condition4_threshold_two_layer(c) < th.condition4_threshold(c)
+    assert th.condition5_threshold_two_layer(c) <= th.condition5_threshold(c)
     with pytest.raises(ValueError, match="b = 1"):
-        th.condition4_threshold_two_layer(dataclasses.replace(c, b=2.0))
+        th.condition5_threshold_two_layer(dataclasses.replace(c, b=2.0))
 
 
 def test_lemma_a10_constant_and_phi() -> None:

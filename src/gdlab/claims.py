@@ -189,7 +189,7 @@ class Claim:
             return f"needs {self.needs}"
         if self.status == "vacuous":
             b, t = float(self.bound), float(self.trivial)  # type: ignore[arg-type]
-            if b > 0 and t > 0:
+            if 0 < b < math.inf and 0 < t < math.inf:
                 return f"bound {b:.3g} vs a priori {t:.3g} ({math.log10(b / t):+.1f} decades)"
             return f"bound {b:.3g} vs a priori {t:.3g}"
         return f"slack {self.slack:.3g}"

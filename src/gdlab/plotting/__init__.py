@@ -6,6 +6,7 @@ the shared style and small helpers every figure uses.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -13,8 +14,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
-__all__ = ["STYLE", "apply_style", "label_axes", "stepsize_colors", "subplots"]
+__all__ = [
+    "STYLE",
+    "apply_style",
+    "label_axes",
+    "quiet_minor",
+    "stepsize_colors",
+    "subplots",
+    "thin",
+]
 
 STYLE: dict[str, object] = {
     "figure.dpi": 110,
@@ -61,3 +71,27 @@ def label_axes(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> 
     if title:
         ax.set_title(title)
     return ax
+
+
+def quiet_minor(*axes: Axes) -> None:
+    """No labels on the minor ticks of log axes (they overlap on short log ranges)."""
+    for ax in axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def thin(t: np.ndarray, y: np.ndarray, bins: int = 300) -> np.ndarray:
+    """Indices of a long series to draw on a log-t axis without losing its oscillations: in
+    each of ``bins`` log-spaced bins of ``t`` keep the first point, the minimum and the maximum
+    of ``y`` (in time order), so the envelope of an oscillating curve is drawn exactly."""
+    t, y = np.asarray(t), np.asarray(y)
+    if t.size <= 3 * bins:
+        return np.arange(t.size)
+    edges = np.searchsorted(t, np.geomspace(max(t[0], 1), t[-1] + 1, bins + 1))
+    keep = [np.arange(edges[0] + 1)]
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            seg = y[a:b]
+            keep.append(a + np.array([0, np.nanargmin(seg), np.nanargmax(seg)]))
+    keep.append(np.array([t.size - 1]))
+    return np.unique(np.concatenate(keep))

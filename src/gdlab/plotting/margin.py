@@ -10,8 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gdlab.experiments.study import Result
-from gdlab.plotting import label_axes, stepsize_colors, subplots
-from gdlab.plotting.phase_threshold import quiet_minor, thin
+from gdlab.plotting import label_axes, quiet_minor, stepsize_colors, subplots, thin
 
 __all__ = ["figure4", "figures", "margins", "norm_growth"]
 

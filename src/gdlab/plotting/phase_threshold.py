@@ -2,55 +2,24 @@
 start, the ``tilde-eta t L_t`` plateau and Lemma A.14 against the risk.
 
 Each function takes the study's :class:`~gdlab.experiments.study.Result`; sweep ``j`` is stored
-under ``s{j}.*`` in its arrays. :func:`thin` and :func:`quiet_minor` serve the long log-t series
-of Part I's stable-phase figures.
+under ``s{j}.*`` in its arrays.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from gdlab.experiments.study import Result
-from gdlab.plotting import label_axes, stepsize_colors, subplots
+from gdlab.plotting import label_axes, quiet_minor, stepsize_colors, subplots, thin
 
 __all__ = [
     "a14_curves",
     "figures",
     "monotone_vs_certified",
-    "quiet_minor",
     "rate",
     "risk_sweeps",
-    "thin",
 ]
-
-
-def quiet_minor(*axes: Axes) -> None:
-    """No labels on the minor ticks of log axes (they overlap on short log ranges)."""
-    for ax in axes:
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def thin(t: np.ndarray, y: np.ndarray, bins: int = 300) -> np.ndarray:
-    """Indices of a long series to draw on a log-t axis without losing its oscillations: in
-    each of ``bins`` log-spaced bins of ``t`` keep the first point, the minimum and the maximum
-    of ``y`` (in time order), so the envelope of an oscillating curve is drawn exactly."""
-    t, y = np.asarray(t), np.asarray(y)
-    if t.size <= 3 * bins:
-        return np.arange(t.size)
-    edges = np.searchsorted(t, np.geomspace(max(t[0], 1), t[-1] + 1, bins + 1))
-    keep = [np.arange(edges[0] + 1)]
-    for a, b in itertools.pairwise(edges):
-        if b > a:
-            seg = y[a:b]
-            keep.append(a + np.array([0, np.nanargmin(seg), np.nanargmax(seg)]))
-    keep.append(np.array([t.size - 1]))
-    return np.unique(np.concatenate(keep))
 
 
 def risk_sweeps(result: Result) -> Figure:

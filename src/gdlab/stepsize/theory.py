@@ -35,7 +35,6 @@ __all__ = [
     "ProblemConstants",
     "as_float_array",
     "condition4_threshold",
-    "condition4_threshold_two_layer",
     "condition5_threshold",
     "condition5_threshold_two_layer",
     "corollary42_budget",
@@ -325,16 +324,6 @@ def condition5_threshold(c: ProblemConstants) -> float:
 def _check_width_free(c: ProblemConstants, what: str) -> None:
     if c.b != 1.0:
         raise ValueError(f"{what} assumes eq. (2) with b = 1, got b={c.b!r}")
-
-
-def condition4_threshold_two_layer(c: ProblemConstants) -> float:
-    """Width-free eq. (4) for eq. (2) (spec §3.1, derived): ``1 / (eta R^2 (2 + beta~))``.
-
-    Eq. (4) with ``rho^2 = R^2/m`` (``|phi'| <= 1``, Assumption 2A), ``beta = beta~ R^2/m`` and
-    ``lr = m eta``; requires ``b = 1``.
-    """
-    _check_width_free(c, "the width-free eq. (4)")
-    return 1.0 / (c.eta * c.R**2 * (2 + c.beta_tilde))
 
 
 def condition5_threshold_two_layer(c: ProblemConstants) -> float:
