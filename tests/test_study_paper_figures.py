@@ -43,10 +43,10 @@ TINY = {
             "leaky_softplus_half": [10.0, 300.0],
         },
         "steps": 300,
+        "contradicted": [],
     },
-    "fig2_images": {**QUICK["fig2_images"], "steps": 40, "checkpoints": 2},
+    "fig2_images": {**QUICK["fig2_images"], "steps": 40, "checkpoints": 2, "contradicted": []},
     "fig4": {**FIGURE4["quick"], "steps": 300},
-    "contradicted": [],
 }
 
 
@@ -60,8 +60,8 @@ def tiny(tmp_path_factory):
 
 def test_study_is_registered_with_its_configs() -> None:
     assert get_study("paper-figures") is STUDY and CHAPTER.parents[2] / STUDY.chapter == CHAPTER
-    assert set(QUICK) == set(PAPER) == {"fig1", "fig2_xor", "fig2_images", "fig4", "contradicted"}
-    assert PAPER["contradicted"] == [] and QUICK["fig4"] == FIGURE4["quick"]
+    assert set(QUICK) == set(PAPER) == {"fig1", "fig2_xor", "fig2_images", "fig4"}
+    assert PAPER["fig2_images"]["contradicted"] == [] and QUICK["fig4"] == FIGURE4["quick"]
     assert PAPER["fig2_xor"]["steps"] > QUICK["fig2_xor"]["steps"]
 
 
@@ -98,14 +98,14 @@ def test_contradicted_claims_are_reversed_and_checked(tiny) -> None:
     name = "five points, lr=6 (eta=3): every neuron margin (linear) negative during training"
     holds = run(TINY, ctx).claims[name]
     assert holds.status == "holds" and holds.relation == "<"
-    result = run({**TINY, "contradicted": [name]}, ctx)
+    result = run({**TINY, "fig4": {**TINY["fig4"], "contradicted": [name]}}, ctx)
     flipped = result.claims[name + " (contradicted)"]
     assert flipped.relation == ">=" and flipped.measured == holds.measured
     assert flipped.status == "fails" and result.values["n_contradicted"] == 1
     with pytest.raises(ClaimFailure, match="contradicted"):
         result.check()
     with pytest.raises(ValueError, match=r"contradicted=\['no such claim'\]: not claims"):
-        run({**TINY, "contradicted": ["no such claim"]}, ctx)
+        run({**TINY, "fig1": {**TINY["fig1"], "contradicted": ["no such claim"]}}, ctx)
 
 
 def test_figure4_runs_record_neuron_margins(tiny) -> None:
@@ -193,6 +193,8 @@ def test_cifar_config_falls_back_with_note(monkeypatch, tmp_path) -> None:
     found = resolve(PAPER)
     assert "note" not in found and found["fig1"]["data"]["name"] == "cifar10"
     assert "fallback" not in found["fig2_images"] and resolve(QUICK) == QUICK
+    assert found["fig2_images"]["contradicted"] == []
+    assert resolved["fig2_images"]["contradicted"] == QUICK["fig2_images"]["contradicted"]
 
 
 @pytest.mark.parametrize(
