@@ -26,15 +26,25 @@ checks its table with that one call, so executing the notebook tests the paper's
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, overload
 
 import numpy as np
 
+from gdlab.runtime import strict_claims
 from gdlab.tables import Table, format_cell, render_html, render_text
 
-__all__ = ["RELATIONS", "STATUSES", "Claim", "ClaimFailure", "ClaimTable", "Status"]
+__all__ = [
+    "RELATIONS",
+    "STATUSES",
+    "Claim",
+    "ClaimFailure",
+    "ClaimTable",
+    "ClaimWarning",
+    "Status",
+]
 
 Status = Literal["holds", "fails", "vacuous", "untestable"]
 STATUSES: tuple[Status, ...] = ("holds", "vacuous", "untestable", "fails")
@@ -50,6 +60,10 @@ _SYMBOL = {
 
 class ClaimFailure(AssertionError):
     """Raised by :meth:`ClaimTable.check` when a claim fails; the message lists the failures."""
+
+
+class ClaimWarning(UserWarning):
+    """Issued instead of :class:`ClaimFailure` when claims are checked without strictness."""
 
 
 def _number(name: str, value: object) -> float | None:
@@ -304,18 +318,29 @@ class ClaimTable(Sequence[Claim]):
         """Whether no claim fails."""
         return not self.failures
 
-    def check(self) -> ClaimTable:
-        """Raise :class:`ClaimFailure` listing every failing claim; return self otherwise."""
+    def check(self, strict: bool | None = None) -> ClaimTable:
+        """Raise :class:`ClaimFailure` listing every failing claim; return self otherwise.
+
+        Not strict (``strict=False``, or ``GDLAB_STRICT=0`` for the default, see
+        :func:`gdlab.runtime.strict_claims`), failures are reported by a warning instead and the
+        table, whose failing rows stand out, is returned: a reader who changed a chapter's
+        settings sees what no longer holds and the chapter goes on.
+        """
         bad = self.failures
-        if bad:
-            lines = [f"{len(bad)} of {len(self)} claims fail:"]
-            lines += [
-                f"  {c.name} [{c.source}]: measured {format_cell(c.measured)} "
-                f"{c.bound_text()} ({c.detail}){'; ' + c.note if c.note else ''}"
-                for c in bad
-            ]
-            raise ClaimFailure("\n".join(lines))
+        if bad and not (strict_claims() if strict is None else strict):
+            warnings.warn(self._failure_text(bad), ClaimWarning, stacklevel=2)
+        elif bad:
+            raise ClaimFailure(self._failure_text(bad))
         return self
+
+    def _failure_text(self, bad: list[Claim]) -> str:
+        lines = [f"{len(bad)} of {len(self)} claims fail:"]
+        lines += [
+            f"  {c.name} [{c.source}]: measured {format_cell(c.measured)} "
+            f"{c.bound_text()} ({c.detail}){'; ' + c.note if c.note else ''}"
+            for c in bad
+        ]
+        return "\n".join(lines)
 
     def aggregate(self) -> ClaimTable:
         """One row per claim name: the worst claim of that name over all runs.

@@ -36,6 +36,7 @@ __all__ = [
     "print_banner",
     "seed_everything",
     "show_value",
+    "strict_claims",
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -148,6 +149,14 @@ def get_dtype(value: str | None = None) -> torch.dtype:
 def get_scale(value: str | None = None) -> str:
     """The experiment scale from ``value`` or ``GDLAB_SCALE``: ``quick`` (CI, CPU) or ``paper``."""
     return _read("GDLAB_SCALE", "scale", "quick", SCALES, value)
+
+
+def strict_claims() -> bool:
+    """Whether a failing claim fails its notebook cell: ``GDLAB_STRICT`` in ``1|0`` (default
+    ``1``: tests, CI and book builds are strict; ``make lab`` sets ``0`` so that a reader who
+    changes a chapter's settings sees the failing claims in the table and the chapter goes on).
+    """
+    return _read("GDLAB_STRICT", "strict", "1", ("1", "0"), None) == "1"
 
 
 def by_scale(quick: T, paper: T, scale: str | None = None) -> T:

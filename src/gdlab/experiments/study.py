@@ -98,9 +98,10 @@ class Result:
     def __post_init__(self) -> None:
         self.values = _plain(self.values)
 
-    def check(self) -> ClaimTable:
-        """The claims, after raising :class:`~gdlab.claims.ClaimFailure` if one fails."""
-        return self.claims.check()
+    def check(self, strict: bool | None = None) -> ClaimTable:
+        """The claims table, after raising :class:`~gdlab.claims.ClaimFailure` if a claim
+        fails and the check is strict (default: :func:`gdlab.runtime.strict_claims`)."""
+        return self.claims.check(strict)
 
     def glue(self, prefix: str = "") -> None:
         """Glue every scalar value (int, float, str) for the page's prose, as ``prefix + name``.
@@ -157,19 +158,33 @@ class Study:
     plot: Callable[[Result], dict[str, Figure]] = field(repr=False)
     resolve: Callable[[Config], Config] = field(default=dict, repr=False)
 
-    def config(self, scale: str | None = None) -> Config:
-        """The configuration of ``scale`` (default: ``GDLAB_SCALE``), resolved (e.g. the
-        dataset actually available)."""
-        return self.resolve(self.paper if get_scale(scale) == "paper" else self.quick)
+    def config(self, scale: str | None = None, settings: Mapping[str, Any] | None = None) -> Config:
+        """The configuration of ``scale`` (default: ``GDLAB_SCALE``) with ``settings`` replacing
+        some of its entries, resolved (e.g. the dataset actually available).
+
+        ``settings`` may only name entries the configuration has (ValueError listing them).
+        """
+        base = dict(self.paper if get_scale(scale) == "paper" else self.quick)
+        unknown = sorted(set(settings or {}) - set(base))
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(map(repr, unknown))} for study {self.name!r}; "
+                f"allowed: {', '.join(sorted(base))}"
+            )
+        return self.resolve({**base, **(settings or {})})
 
 
 def result_key(
-    study: Study, scale: str | None = None, device: str | torch.device | None = None
+    study: Study,
+    scale: str | None = None,
+    device: str | torch.device | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> str:
-    """The cache key of ``study``'s result at ``scale`` on ``device`` (default
-    ``GDLAB_DEVICE``) in the ``GDLAB_DTYPE`` dtype (see ``gdlab.experiments.cache.cache_key``)."""
+    """The cache key of ``study``'s result at ``scale`` (with ``settings``, see
+    :meth:`Study.config`) on ``device`` (default ``GDLAB_DEVICE``) in the ``GDLAB_DTYPE`` dtype
+    (see ``gdlab.experiments.cache.cache_key``)."""
     scale = get_scale(scale)
-    config = study.config(scale)
+    config = study.config(scale, settings)
     return cache_key(
         "study", {"study": study.name, "scale": scale, "config": config}, device=device
     )
@@ -183,17 +198,20 @@ def run_study(
     *,
     progress: bool = False,
     refresh: bool = False,
+    settings: Mapping[str, Any] | None = None,
 ) -> Result:
     """The result of ``study`` at ``scale`` (default ``GDLAB_SCALE``), from the cache if there.
 
-    ``refresh=True`` recomputes the result (its cached units of work are still reused). The
-    result's ``meta`` records the device, the wall time and whether it came from the cache.
+    ``settings`` replace entries of the scale's configuration (:meth:`Study.config`); the
+    result is cached under the configuration that ran. ``refresh=True`` recomputes the result
+    (its cached units of work are still reused). The result's ``meta`` records the device, the
+    wall time and whether it came from the cache.
     """
     scale = get_scale(scale)
-    config = study.config(scale)
+    config = study.config(scale, settings)
     device = device if isinstance(device, torch.device) else get_device(device)
     cache = cache or ResultCache()
-    key = result_key(study, scale, device)
+    key = result_key(study, scale, device, settings)
     hit = None if refresh else cache.load(key)
     if hit is not None:
         result = Result.from_entry(*hit)
