@@ -107,11 +107,15 @@ class Result:
         """Glue every scalar value (int, float, str) for the page's prose, as ``prefix + name``.
 
         Floats are glued as plain Python floats, ints as ints (myst-nb formats them in the text).
+        A value that was not measured (None, e.g. a step never reached at this scale) is glued
+        as NaN, so the prose prints ``nan`` instead of the build failing on a missing name.
         """
         from myst_nb import glue
 
         for name, value in self.values.items():
-            if isinstance(value, bool):
+            if value is None:
+                glue(prefix + name, math.nan, display=False)
+            elif isinstance(value, bool):
                 glue(prefix + name, str(value).lower(), display=False)
             elif isinstance(value, int | float | str):
                 glue(prefix + name, value, display=False)
