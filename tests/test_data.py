@@ -15,6 +15,7 @@ from gdlab.data import (
     Dataset,
     cifar10_two_class,
     digits,
+    digits_images,
     five_point,
     get_dataset,
     max_margin_direction,
@@ -239,6 +240,20 @@ def test_constructors_reject_bad_arguments(name: object, kwargs: dict, pattern: 
     with pytest.raises(ValueError, match=pattern) as err:
         get_dataset(name, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def test_digits_images_is_the_one_loader() -> None:
+    pixels, labels = digits_images()
+    assert pixels.shape == (1797, 64) and pixels.dtype == np.float64
+    assert set(np.unique(pixels)) <= set(range(17)) and set(labels.tolist()) == set(range(10))
+    some, some_labels = digits_images((8, 3))
+    keep = (labels == 3) | (labels == 8)
+    assert np.array_equal(some, pixels[keep]) and np.array_equal(some_labels, labels[keep])
+    # the binary data set is made of these images, divided by their largest norm
+    ds = digits((3, 8))
+    scale = float(np.linalg.norm(some, axis=1).max())
+    train = {tuple(r) for r in np.round(ds.X.numpy() * scale, 9)}
+    assert train <= {tuple(r) for r in some} and len(train) > 0
 
 
 def test_digits_accepts_numpy_integer_classes() -> None:

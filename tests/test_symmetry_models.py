@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from gdlab.symmetry.autoencoder import ACTIVATIONS, TwoLayerNet
 from gdlab.symmetry.charges import charge, exp_action, flatten, pair_generator, unflatten
 from gdlab.symmetry.linear import DeepLinear, end_to_end, init_chain
 from gdlab.symmetry.scale_invariant import NormalizedLinear
-from gdlab.symmetry.sgd import train
+from gdlab.symmetry.sgd import Run, Step, run_names, train
 from gdlab.symmetry.stats import critical_z, linear_extrapolation, time_average
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task
 from gdlab.symmetry.verdict import Verdicts
@@ -171,6 +172,70 @@ def test_train_records_and_flags_divergence():
     assert run.steps[0] == 0 and run.steps[-1] == 300 and run.series["loss"].shape[1] == 44
     assert run.diverged.tolist() == [False, True]
     assert torch.isfinite(run.params[0][0]).all()
+
+
+@pytest.mark.parametrize(("method", "gamma"), [("sgd", 0.0), ("sgd", 0.1), ("gd", 0.1)])
+def test_on_step_sees_every_update_of_the_run(method, gamma):
+    """The hook gets the update the run makes: theta' = (1 - 2 eta gamma) theta - eta g, with g
+    the gradient on the step's batch (SGD) or of the population risk (GD), bit for bit."""
+    gen = make_generator(11)
+    task = _task(gen)
+    model = DeepLinear()
+    params = init_chain((4, 5, 3), 2, 0.5, gen)
+    eta = torch.tensor([0.01, 0.02], dtype=F64)
+    seen: list[Step] = []
+    run = train(
+        model, params, task, eta=eta, gamma=gamma, steps=5, generator=gen, batch_size=3,
+        method=method, on_step=seen.append,
+    )  # fmt: skip
+    assert [s.t for s in seen] == list(range(5))
+    assert all(torch.equal(a, b) for a, b in zip(seen[0].params, params, strict=True))
+    for before, after in itertools.pairwise(seen):
+        assert all(torch.equal(a, b) for a, b in zip(before.new_params, after.params, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(seen[-1].new_params, run.params, strict=True))
+    for step in seen:
+        assert (step.batch is None) == (method == "gd")
+        grads = (
+            model.population_grad(step.params, task)
+            if step.batch is None
+            else model.grad(step.params, *step.batch)
+        )
+        for p, g, mine, new in zip(step.params, grads, step.grads, step.new_params, strict=True):
+            assert torch.equal(g, mine)
+            c = (1 - 2 * eta * gamma).view(-1, 1, 1)
+            expected = c * p - eta.view(-1, 1, 1) * g if gamma else p - eta.view(-1, 1, 1) * g
+            assert torch.equal(new, expected)
+
+
+def test_gd_on_a_finite_task_steps_on_the_whole_data_set():
+    gen = make_generator(12)
+    X = torch.randn(1, 6, 3, generator=gen, dtype=F64)
+    task = FiniteTask(X, X @ torch.randn(1, 3, 2, generator=gen, dtype=F64))
+    seen: list[Step] = []
+    train(
+        DeepLinear(), init_chain((3, 2), 2, 1.0, gen), task, eta=0.1, steps=2, generator=gen,
+        method="gd", on_step=seen.append,
+    )  # fmt: skip
+    x, y = seen[0].batch
+    assert torch.equal(x, task.X.expand(2, -1, -1)) and torch.equal(y, task.Y.expand(2, -1, -1))
+
+
+def test_run_round_trips_through_arrays():
+    gen = make_generator(13)
+    task = GaussianTask.isotropic(torch.eye(2, dtype=F64))
+    run = train(
+        DeepLinear(), init_chain((2, 3, 2), 2, 0.5, gen), task, eta=0.05, steps=7, every=3,
+        generator=gen, observe=lambda p: {"w": p[0], "loss": DeepLinear().population_loss(p, task)},
+    )  # fmt: skip
+    arrays = {**run.to_arrays("a"), **run.to_arrays("b")}
+    assert run_names(arrays) == ["a", "b"]
+    back = Run.from_arrays(arrays, "b")
+    assert torch.equal(back.steps, run.steps) and torch.equal(back.diverged_at, run.diverged_at)
+    assert back.series.keys() == run.series.keys()
+    assert all(torch.equal(back.series[k], run.series[k]) for k in run.series)
+    assert all(torch.equal(a, b) for a, b in zip(back.params, run.params, strict=True))
+    with pytest.raises(KeyError, match=r"no run 'c' in the arrays; runs: \['a', 'b'\]"):
+        Run.from_arrays(arrays, "c")
 
 
 def test_weight_decay_gd_shrinks_to_zero_without_data_signal():

@@ -44,6 +44,7 @@ __all__ = [
     "cifar10_two_class",
     "cifar_folder",
     "digits",
+    "digits_images",
     "five_point",
     "get_dataset",
     "max_margin_direction",
@@ -268,6 +269,20 @@ def _binary_labels(labels: np.ndarray, positive: int) -> Tensor:
     return _tensor(np.where(labels == positive, 1.0, -1.0))
 
 
+def digits_images(classes: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits (1797 images, offline): the flattened pixels (n, 64) as
+    float64 (integers 0..16) and the labels (n,), in the bundled order; only the images whose
+    label is in ``classes`` when given. The one loader of the digits, for both parts."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    pixels = np.asarray(bunch.data, dtype=np.float64)
+    if classes is None:
+        return pixels, bunch.target
+    keep = np.isin(bunch.target, list(classes))
+    return pixels[keep], bunch.target[keep]
+
+
 def digits(
     classes: tuple[int, int] = (0, 1), test_fraction: float = 0.25, seed: int = 0
 ) -> Dataset:
@@ -277,23 +292,20 @@ def digits(
     so ``||x|| <= 1``. The train/test split is a random permutation drawn from ``seed``, with
     ``round(test_fraction * N)`` test images; both splits must be non-empty.
     """
-    from sklearn.datasets import load_digits
-
     a, b = _two_classes(classes, tuple(range(10)), "digit")
     if not _is_real(test_fraction) or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
     gen = make_generator(seed)
-    bunch = load_digits()
-    keep = np.flatnonzero((bunch.target == a) | (bunch.target == b))
-    n_test = round(test_fraction * len(keep))
-    if not 1 <= n_test < len(keep):
+    pixels, labels = digits_images((a, b))
+    n_test = round(test_fraction * len(labels))
+    if not 1 <= n_test < len(labels):
         raise ValueError(
-            f"test_fraction={test_fraction!r} puts {n_test} of the {len(keep)} images of digits "
-            f"{a}, {b} in the test split; allowed: a fraction leaving both splits non-empty"
+            f"test_fraction={test_fraction!r} puts {n_test} of the {len(labels)} images of "
+            f"digits {a}, {b} in the test split; allowed: a fraction leaving both splits non-empty"
         )
-    keep = keep[torch.randperm(len(keep), generator=gen).numpy()]
-    train, test = keep[n_test:], keep[:n_test]
-    X, X_test, scale = _scale_images(bunch.data[train], bunch.data[test])
+    order = torch.randperm(len(labels), generator=gen).numpy()
+    train, test = order[n_test:], order[:n_test]
+    X, X_test, scale = _scale_images(pixels[train], pixels[test])
     note = (
         f"sklearn digits {a} (+1) vs {b} (-1), {len(train)} train / {len(test)} test, "
         f"split seed={seed}, inputs divided by {scale:.6g}"
@@ -301,9 +313,9 @@ def digits(
     return Dataset(
         f"digits{a}{b}",
         X,
-        _binary_labels(bunch.target[train], a),
+        _binary_labels(labels[train], a),
         X_test,
-        _binary_labels(bunch.target[test], a),
+        _binary_labels(labels[test], a),
         note,
     )
 

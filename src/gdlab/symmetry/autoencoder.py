@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from gdlab.symmetry._checks import check_choice
+from gdlab.symmetry.checks import check_choice
 from gdlab.symmetry.linear import Params
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 

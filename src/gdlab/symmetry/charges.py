@@ -20,6 +20,7 @@ import torch
 
 __all__ = [
     "charge",
+    "check_generator",
     "exp_action",
     "flatten",
     "layer_charges",
@@ -45,7 +46,8 @@ def unflatten(theta: torch.Tensor, like: Sequence[torch.Tensor]) -> tuple[torch.
     return tuple(out)
 
 
-def _check_generator(A: torch.Tensor, p: int) -> None:
+def check_generator(A: torch.Tensor, p: int) -> None:
+    """``A`` is a symmetric (p, p) generator acting on ``theta`` of p entries (else ValueError)."""
     if A.shape != (p, p):
         raise ValueError(f"A must have shape ({p}, {p}) to act on theta, got {tuple(A.shape)}")
     if not torch.equal(A, A.transpose(0, 1)):
@@ -54,13 +56,13 @@ def _check_generator(A: torch.Tensor, p: int) -> None:
 
 def charge(theta: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """``C = theta^T A theta`` (Eq. 6) for ``theta`` of shape (K, p); returns (K,)."""
-    _check_generator(A, theta.shape[1])
+    check_generator(A, theta.shape[1])
     return ((theta @ A) * theta).sum(-1)
 
 
 def exp_action(theta: torch.Tensor, A: torch.Tensor, lam: float) -> torch.Tensor:
     """``theta_lambda = exp(lambda A) theta`` (the symmetry orbit, Lemma B.1)."""
-    _check_generator(A, theta.shape[1])
+    check_generator(A, theta.shape[1])
     evals, evecs = torch.linalg.eigh(A)
     expm = (evecs * torch.exp(lam * evals)) @ evecs.T
     return theta @ expm

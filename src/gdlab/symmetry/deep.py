@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gdlab.symmetry._checks import check_choice, check_int
+from gdlab.symmetry.checks import check_choice, check_int
 from gdlab.symmetry.linear import Params, prefix_products, suffix_products
 from gdlab.symmetry.tasks import GaussianTask, normalized, sqrtm_psd
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gdlab.symmetry._checks import check_choice, check_int, check_real
+from gdlab.symmetry.checks import check_choice, check_int, check_real
 from gdlab.symmetry.linear import Params, end_to_end
 from gdlab.symmetry.moments import input_weighted, output_weighted
 from gdlab.symmetry.tasks import GaussianTask, normalized, sqrtm_psd

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 
 from gdlab.runtime import get_device, get_dtype, make_generator
-from gdlab.symmetry._checks import check_int
 from gdlab.symmetry.charges import layer_charges
+from gdlab.symmetry.checks import check_int
 from gdlab.symmetry.equilibrium import (
     NoiseBalance,
     balance_residual,

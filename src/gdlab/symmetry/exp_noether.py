@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from gdlab.runtime import get_device, get_dtype, make_generator
-from gdlab.symmetry._checks import check_int, small_problem_threads
 from gdlab.symmetry.charges import flatten, layer_charges, pair_generator
+from gdlab.symmetry.checks import check_int
 from gdlab.symmetry.identities import (
     IdentityCheck,
     ProductLaw,
@@ -23,7 +23,7 @@ from gdlab.symmetry.identities import (
 )
 from gdlab.symmetry.linear import DeepLinear, Params, init_chain
 from gdlab.symmetry.scale_invariant import NormalizedLinear, stationary_k
-from gdlab.symmetry.sgd import Run, sgd_step, train
+from gdlab.symmetry.sgd import Run, Step, train
 from gdlab.symmetry.tasks import GaussianTask
 
 __all__ = [
@@ -174,30 +174,35 @@ def drift_rate_sweep(
     """Measure the T1 rate from the minimum ``u = 2, w = 1/2`` (``v = 1``, unit variances)."""
     check_int("replicas", replicas, minimum=2)
     check_int("steps", steps, minimum=1)
-    with small_problem_threads(0):
-        return _drift_rate_sweep(etas, batch_sizes, replicas, steps, seed)
-
-
-def _drift_rate_sweep(etas, batch_sizes, replicas: int, steps: int, seed: int) -> RateSweep:
     gen = make_generator(seed, get_device())
     task, model = scalar_task(), DeepLinear()
     n_eta = len(etas)
     eta_k = _t(etas).repeat_interleave(replicas)
-    zero = torch.zeros_like(eta_k)
     shape = (n_eta, len(batch_sizes))
     measured, stderr, conditional = (torch.zeros(shape, dtype=get_dtype()) for _ in range(3))
     for j, S in enumerate(batch_sizes):
-        params = scalar_params([2.0] * len(eta_k), [0.5] * len(eta_k))
         real = torch.zeros_like(eta_k)
         cond = torch.zeros_like(eta_k)
-        for _ in range(steps):
-            x, y = task.sample(len(eta_k), S, gen)
-            G = model.end_gradient(params, x, y)[:, 0, 0]
-            M = (params[1] * params[0])[:, 0, 0] - 1.0
+
+        def on_step(step: Step, S: int = S, real=real, cond=cond) -> None:
+            G = model.end_gradient(step.params, *step.batch)[:, 0, 0]
+            M = (step.params[1] * step.params[0])[:, 0, 0] - 1.0
             # E[G^2 | theta] = 4 E[m^2] = 4 (M^2 (1 + 2/S) + 1/S) for unit variances (Isserlis).
-            cond += eta_k**2 * 4 * (M**2 * (1 + 2 / S) + 1 / S)
-            real += eta_k**2 * G**2
-            params = sgd_step(params, model.grad(params, x, y), eta_k, zero)
+            cond.add_(step.eta**2 * 4 * (M**2 * (1 + 2 / S) + 1 / S))
+            real.add_(step.eta**2 * G**2)
+
+        params = scalar_params([2.0] * len(eta_k), [0.5] * len(eta_k))
+        train(
+            model,
+            params,
+            task,
+            eta=eta_k,
+            steps=steps,
+            generator=gen,
+            batch_size=S,
+            every=steps,
+            on_step=on_step,
+        )
         per_run = (real / steps).reshape(n_eta, replicas).cpu()
         measured[:, j] = per_run.mean(1)
         stderr[:, j] = per_run.std(1) / math.sqrt(replicas)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from gdlab.runtime import get_device, get_dtype
-from gdlab.symmetry._checks import check_int, check_real
+from gdlab.symmetry.checks import check_int, check_real
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
 __all__ = [

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gdlab.symmetry._checks import check_int, per_run
 from gdlab.symmetry.charges import layer_charges
+from gdlab.symmetry.checks import check_int, per_run
 from gdlab.symmetry.linear import Params, prefix_products, suffix_products
 from gdlab.symmetry.tasks import GaussianTask
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from scipy.optimize import brentq
 
-from gdlab.symmetry._checks import check_int, check_real
 from gdlab.symmetry.charges import charge, flatten
+from gdlab.symmetry.checks import check_int, check_real
 from gdlab.symmetry.linear import DeepLinear, Params
 from gdlab.symmetry.moments import layer_moments
 from gdlab.symmetry.sgd import Task

@@ -1,4 +1,5 @@
-"""Minibatch SGD (fresh samples every step) and full-batch GD, vectorised over K runs.
+"""Minibatch SGD (fresh samples every step) and full-batch GD, vectorised over K runs: the one
+update and the one training loop of Part II.
 
 One step with weight decay gamma (spec §2):
 
@@ -8,35 +9,44 @@ where ``g_t`` is the gradient of the *unregularised* minibatch mean loss (SGD) o
 (GD); it is the gradient of ``l + gamma ||theta||^2``. ``eta`` and ``gamma`` may differ per run.
 A run whose parameters stop being finite or exceed ``blowup`` in norm is frozen and flagged as
 diverged; the other runs are unaffected.
+
+:func:`train` has two hooks. ``observe`` maps the parameters at the recorded steps to the series
+of the returned :class:`Run`. ``on_step`` sees every update as a :class:`Step` (the parameters
+before and after, the gradient, the batch it came from, the step's eta and gamma): the exact
+one-step identities of :mod:`gdlab.symmetry.identities` and per-step statistics of a gradient are
+computed there, on the very update the run makes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
-from gdlab.symmetry._checks import (
+from gdlab.runtime import check_record_bytes
+from gdlab.symmetry.checks import (
     check_choice,
     check_fit,
     check_int,
     check_params,
     check_real,
-    check_record_bytes,
     per_run,
-    threads_for_params,
 )
 from gdlab.symmetry.linear import Params
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
-__all__ = ["METHODS", "Model", "Run", "sgd_step", "train"]
+__all__ = ["METHODS", "Model", "Run", "Step", "Task", "run_names", "train"]
 
 METHODS = ("sgd", "gd")
 
 Task = GaussianTask | FiniteTask
 Observer = Callable[[Params], dict[str, torch.Tensor]]
+#: Below this many entries in the largest parameter tensor, a run is computed single-threaded.
+SMALL_PROBLEM = 2**16
 
 
 class Model(Protocol):
@@ -50,6 +60,29 @@ class Model(Protocol):
     def grad(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> Params: ...
 
     def population_grad(self, params: Params, task: Task) -> Params: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """One update ``new_params = (1 - 2 eta gamma) params - eta grads`` of K runs, as the
+    ``on_step`` hook of :func:`train` sees it.
+
+    Attributes
+    ----------
+    t : the step index (``params`` is theta_t, ``new_params`` theta_{t+1}).
+    batch : the ``(x, y)`` the gradient was computed on, (K, S, dx) and (K, S, dy): the
+        minibatch (SGD) or the whole data set (GD on a :class:`FiniteTask`); None for GD on a
+        :class:`GaussianTask` (the exact population gradient).
+    eta, gamma : (K,) the step's learning rate and weight decay (eta is 0 for a frozen run).
+    """
+
+    t: int
+    params: Params
+    grads: Params
+    batch: tuple[torch.Tensor, torch.Tensor] | None
+    eta: torch.Tensor
+    gamma: torch.Tensor
+    new_params: Params
 
 
 @dataclass
@@ -78,20 +111,83 @@ class Run:
         """The series ``name`` restricted to recorded steps ``>= start``: (K, T', ...)."""
         return self.series[name][:, self.steps >= start]
 
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The run as NumPy arrays named ``prefix.steps``, ``prefix.diverged_at``,
+        ``prefix.series.<name>`` and ``prefix.params.<i>`` (:meth:`from_arrays` inverts it)."""
+        out = {f"{prefix}.steps": self.steps, f"{prefix}.diverged_at": self.diverged_at}
+        out.update({f"{prefix}.series.{k}": v for k, v in self.series.items()})
+        out.update({f"{prefix}.params.{i}": p for i, p in enumerate(self.params)})
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> Run:
+        """The run stored under ``prefix`` by :meth:`to_arrays`, as CPU tensors."""
+
+        def part(name: str) -> dict[str, torch.Tensor]:
+            head = f"{prefix}.{name}."
+            return {
+                k.removeprefix(head): torch.from_numpy(np.array(v))
+                for k, v in arrays.items()
+                if k.startswith(head)
+            }
+
+        if f"{prefix}.steps" not in arrays:
+            raise KeyError(f"no run {prefix!r} in the arrays; runs: {run_names(arrays)}")
+        params = part("params")
+        return cls(
+            torch.from_numpy(np.array(arrays[f"{prefix}.steps"])),
+            part("series"),
+            tuple(params[str(i)] for i in range(len(params))),
+            torch.from_numpy(np.array(arrays[f"{prefix}.diverged_at"])),
+        )
+
+
+def run_names(arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The prefixes of the runs stored in ``arrays`` by :meth:`Run.to_arrays`."""
+    return sorted(k.removesuffix(".steps") for k in arrays if k.endswith(".steps"))
+
+
+@contextmanager
+def _threads_for(params: Params) -> Iterator[None]:
+    """Run intra-op single-threaded while the largest tensor of ``params`` has fewer than
+    :data:`SMALL_PROBLEM` entries.
+
+    The K-batched problems of Part II are tiny: thread synchronisation then costs more than the
+    arithmetic, and on a shared machine OpenMP spin-waiting can slow a 68 x 68 product down from
+    microseconds to milliseconds. Larger problems (paper scale) keep torch's thread count.
+    """
+    before = torch.get_num_threads()
+    if max(p.numel() for p in params) < SMALL_PROBLEM:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Update:
+    """The SGD update ``theta <- (1 - 2 eta gamma) theta - eta g`` with the per-run factors
+    broadcast once (the hot loop of :func:`train`); ``eta``, ``gamma``: (K,)."""
+
+    def __init__(self, params: Params, eta: torch.Tensor, gamma: torch.Tensor) -> None:
+        self.eta, self.gamma = eta, gamma
+        self.factor = [_expand(eta, p) for p in params]
+        shrink = 1.0 - 2.0 * eta * gamma
+        self.shrink = None if bool((gamma == 0).all()) else [_expand(shrink, p) for p in params]
+
+    def __call__(self, params: Params, grads: Params) -> Params:
+        if self.shrink is None:
+            return tuple(p - e * g for p, g, e in zip(params, grads, self.factor, strict=True))
+        return tuple(
+            c * p - e * g
+            for p, g, e, c in zip(params, grads, self.factor, self.shrink, strict=True)
+        )
+
 
 def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.dim() - 1)))
 
 
-def sgd_step(params: Params, grads: Params, eta: torch.Tensor, gamma: torch.Tensor) -> Params:
-    """``theta <- (1 - 2 eta gamma) theta - eta g`` for every tensor; ``eta``, ``gamma``: (K,)."""
-    shrink = 1.0 - 2.0 * eta * gamma
-    return tuple(
-        _expand(shrink, p) * p - _expand(eta, p) * g for p, g in zip(params, grads, strict=True)
-    )
-
-
-@threads_for_params
 def train(
     model: Model,
     params: Params,
@@ -105,6 +201,7 @@ def train(
     method: str = "sgd",
     observe: Observer | None = None,
     every: int = 1,
+    on_step: Callable[[Step], None] | None = None,
     blowup: float = 1e8,
 ) -> Run:
     """Train K runs for ``steps`` steps of SGD (fresh minibatch of ``batch_size``) or GD.
@@ -112,10 +209,11 @@ def train(
     Parameters
     ----------
     model, params : the model and its initial parameters (tuple of (K, ...) tensors).
-    task : data; SGD draws ``task.sample(K, batch_size, generator)`` every step, GD uses
-        ``model.population_grad(params, task)``.
+    task : data; SGD draws ``task.sample(K, batch_size, generator)`` every step, GD uses the
+        whole data set of a :class:`FiniteTask` or ``model.population_grad(params, task)``.
     eta, gamma : learning rate and weight decay, a float or a (K,) tensor.
     observe : maps parameters to a dict of (K, ...) tensors, recorded every ``every`` steps.
+    on_step : called after every update with its :class:`Step`.
     blowup : runs whose parameter norm exceeds this (or is not finite) are frozen as diverged.
 
     Raises
@@ -124,8 +222,8 @@ def train(
         params that are not finite, disagree on K, dtype or device, or do not fit the task
         (``model.dims(params)`` against ``task.dx``, ``task.dy``; K against the task's runs;
         dtype and device); records (step indices and observations) beyond
-        :data:`~gdlab.symmetry._checks.RECORD_BYTES_CAP`. Tasks refuse non-finite or empty data
-        when they are built.
+        :data:`~gdlab.runtime.RECORD_BYTES_CAP`. Tasks refuse non-finite or empty data when
+        they are built.
     """
     check_choice("method", method, METHODS)
     check_int("steps", steps, minimum=0)
@@ -137,19 +235,19 @@ def train(
     eta_k = per_run("eta", eta, K, params[0], nonneg=True)
     gamma_k = per_run("gamma", gamma, K, params[0], nonneg=True)
     S = steps // every + 1 + (steps % every != 0)  # steps 0, every, 2 every, ... and the last
-    check_record_bytes(S * 8, f"{S} recorded step indices x 8 bytes")
+    check_record_bytes(S * 8, f"{S} recorded step indices x 8 bytes", "record fewer steps (every)")
     active = torch.ones(K, dtype=params[0].dtype, device=params[0].device)
     diverged_at = torch.full((K,), -1, dtype=torch.int64)
     series: dict[str, torch.Tensor] = {}
     s = 0
-    with torch.inference_mode():
+    with _threads_for(params), torch.inference_mode():
         for t in range(steps + 1):
             if t % every == 0 or t == steps:
                 sq = sum(p.reshape(K, -1).pow(2).sum(-1) for p in params)
                 bad = ~torch.isfinite(sq) | (sq > blowup**2)
                 diverged_at[bad.cpu() & (diverged_at < 0)] = t
                 active = active * (~bad).to(active.dtype)  # frozen: eta = 0 from now on
-                step = _Stepper(params, eta_k * active, gamma_k * active)
+                update = _Update(params, eta_k * active, gamma_k * active)
                 observed = {} if observe is None else observe(params)
                 if s == 0:
                     series = _allocate(observed, S)
@@ -159,10 +257,15 @@ def train(
             if t == steps:
                 break
             if method == "sgd":
-                grads = model.grad(params, *task.sample(K, batch_size, generator))
+                batch = task.sample(K, batch_size, generator)
+                grads = model.grad(params, *batch)
             else:
+                batch = task.full_batch(K) if isinstance(task, FiniteTask) else None
                 grads = model.population_grad(params, task)
-            params = step(params, grads)
+            new = update(params, grads)
+            if on_step is not None:
+                on_step(Step(t, params, grads, batch, update.eta, update.gamma, new))
+            params = new
     recorded = torch.arange(0, steps + 1, every)
     if steps % every:
         recorded = torch.cat((recorded, torch.tensor([steps])))
@@ -174,25 +277,13 @@ def _allocate(observed: dict[str, torch.Tensor], S: int) -> dict[str, torch.Tens
     before any training step), refused beyond the record cap. Allocated outside inference
     mode, so the returned series are ordinary tensors."""
     nbytes = S * (8 + sum(v.numel() * v.element_size() for v in observed.values()))
-    check_record_bytes(nbytes, f"{S} records of the step index and {len(observed)} observables")
+    check_record_bytes(
+        nbytes,
+        f"{S} records of the step index and {len(observed)} observables",
+        "record fewer steps (every)",
+    )
     with torch.inference_mode(False):
         return {
             key: torch.empty((v.shape[0], S, *v.shape[1:]), dtype=v.dtype)
             for key, v in observed.items()
         }
-
-
-class _Stepper:
-    """:func:`sgd_step` with the per-run factors broadcast once (the hot loop of :func:`train`)."""
-
-    def __init__(self, params: Params, eta: torch.Tensor, gamma: torch.Tensor) -> None:
-        self.eta = [_expand(eta, p) for p in params]
-        shrink = 1.0 - 2.0 * eta * gamma
-        self.shrink = None if bool((gamma == 0).all()) else [_expand(shrink, p) for p in params]
-
-    def __call__(self, params: Params, grads: Params) -> Params:
-        if self.shrink is None:
-            return tuple(p - e * g for p, g, e in zip(params, grads, self.eta, strict=True))
-        return tuple(
-            c * p - e * g for p, g, e, c in zip(params, grads, self.eta, self.shrink, strict=True)
-        )

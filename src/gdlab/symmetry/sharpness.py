@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from gdlab.symmetry._checks import check_choice, check_int
+from gdlab.symmetry.checks import check_choice, check_int
 from gdlab.symmetry.linear import DeepLinear, Params
 from gdlab.symmetry.tasks import GaussianTask, sqrtm_psd
 

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from gdlab.symmetry._checks import check_int
+from gdlab.symmetry.checks import check_int
 
 __all__ = ["critical_z", "linear_extrapolation", "time_average"]
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from gdlab.data import digits_images
 from gdlab.runtime import get_device, get_dtype
-from gdlab.symmetry._checks import check_finite, check_int, check_real
+from gdlab.symmetry.checks import check_finite, check_int, check_real
 
 __all__ = ["FiniteTask", "GaussianTask", "digits_task", "normalized", "sqrtm_psd"]
 
@@ -205,20 +206,18 @@ class FiniteTask:
 
 
 def digits_task(num_classes: int = 10) -> FiniteTask:
-    """scikit-learn's bundled 8x8 digits (1797 images, offline), standardised, one-hot targets.
+    """The digits of :func:`gdlab.data.digits_images` (classes ``0 .. num_classes - 1``),
+    standardised, with one-hot targets, in the run dtype and on the run device.
 
     Pixels are centred and scaled to unit variance per feature (constant pixels stay 0); the
     target of an image of class c is the c-th unit vector of R^num_classes (Figure 5 analogue,
     a deep linear regression onto the labels).
     """
-    from sklearn.datasets import load_digits
-
     check_int("num_classes", num_classes, minimum=2)
-    data = load_digits(n_class=num_classes)
-    X = torch.as_tensor(data.data, dtype=get_dtype(), device=get_device())
+    pixels, labels = digits_images(range(num_classes))
+    X = torch.as_tensor(pixels).to(dtype=get_dtype(), device=get_device())
     X = X - X.mean(0)
     std = X.std(0)
     X = X / torch.where(std > 0, std, torch.ones_like(std))
-    labels = torch.as_tensor(data.target, device=get_device())
-    Y = torch.nn.functional.one_hot(labels, num_classes).to(X.dtype)
-    return FiniteTask(X.unsqueeze(0), Y.unsqueeze(0))
+    Y = torch.nn.functional.one_hot(torch.as_tensor(labels, device=X.device), num_classes)
+    return FiniteTask(X.unsqueeze(0), Y.to(X.dtype).unsqueeze(0))

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
 
 import torch
 
 __all__ = [
-    "RECORD_BYTES_CAP",
     "check_choice",
     "check_finite",
     "check_fit",
     "check_int",
     "check_params",
     "check_real",
-    "check_record_bytes",
     "per_run",
-    "small_problem_threads",
-    "threads_for_params",
 ]
-
-#: The largest memory, in bytes, that the records of one training call may take (4 GiB, a
-#: fixed cap, the same on every machine; Part I's engine uses the same cap).
-RECORD_BYTES_CAP = 4 * 2**30
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def check_real(name: str, value: object, *, positive: bool = False, nonneg: bool = False) -> float:
@@ -128,16 +112,6 @@ def check_fit(
         )
 
 
-def check_record_bytes(nbytes: int, what: str) -> None:
-    """Refuse records that would take more than :data:`RECORD_BYTES_CAP` (``what`` says how
-    ``nbytes`` was counted), before any training step."""
-    if nbytes > RECORD_BYTES_CAP:
-        raise ValueError(
-            f"the records would take {nbytes / 2**30:.3g} GiB ({what}), more than the cap "
-            f"RECORD_BYTES_CAP = {RECORD_BYTES_CAP / 2**30:g} GiB; record fewer steps (every)"
-        )
-
-
 def per_run(
     name: str, value: float | torch.Tensor, num_runs: int, like: torch.Tensor, *, nonneg: bool
 ) -> torch.Tensor:
@@ -158,34 +132,3 @@ def per_run(
     return torch.full(
         (num_runs,), check_real(name, value, nonneg=nonneg), dtype=like.dtype, device=like.device
     )
-
-
-@contextmanager
-def small_problem_threads(size: int, limit: int = 2**16) -> Iterator[None]:
-    """Run intra-op single-threaded while ``size`` (entries per tensor) is below ``limit``.
-
-    The K-batched problems of Part II are tiny: thread synchronisation then costs more than the
-    arithmetic, and on a shared machine OpenMP spin-waiting can slow a 68 x 68 product down from
-    microseconds to milliseconds. Larger problems (paper scale) keep torch's thread count.
-    """
-    before = torch.get_num_threads()
-    if size < limit:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def threads_for_params(func: Callable[P, R]) -> Callable[P, R]:
-    """Decorator: run ``func`` under :func:`small_problem_threads`, sized by its ``params``."""
-    signature = inspect.signature(func)
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        params = signature.bind_partial(*args, **kwargs).arguments.get("params") or ()
-        sizes = (p.numel() for p in params if isinstance(p, torch.Tensor))
-        with small_problem_threads(max(sizes, default=0)):
-            return func(*args, **kwargs)
-
-    return wrapper
