@@ -9,7 +9,7 @@ JB_STRICT := -W -n --keep-going
 # Notebook kernels draw figures inline whatever backend the caller's environment selects.
 JB := MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter-book
 
-.PHONY: venv test book book-all paper lint format bench clean
+.PHONY: venv test lab book book-all paper lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ venv: $(STAMP)
 # Two pytest workers on two cores: one torch thread each (oversubscribed threads spin and stall).
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
+
+# JupyterLab on the .venv kernel: book/**/*.md open as notebooks (jupytext; settings in .jupyter/)
+# and a failing claim shows in its chapter's claims table instead of stopping the chapter.
+# LAB_OPTS passes options to `jupyter lab`, e.g. make lab LAB_OPTS="--no-browser --port=8890".
+LAB_OPTS ?=
+lab: $(STAMP)
+	GDLAB_STRICT=0 JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter" JUPYTER_PREFER_ENV_PATH=1 \
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab $(LAB_OPTS)
 
 book: $(STAMP)
 	$(JB) build . $(JB_STRICT)
