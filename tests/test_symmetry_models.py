@@ -14,7 +14,6 @@ from gdlab.symmetry.charges import charge, exp_action, flatten, pair_generator, 
 from gdlab.symmetry.linear import DeepLinear, end_to_end, init_chain
 from gdlab.symmetry.scale_invariant import NormalizedLinear
 from gdlab.symmetry.sgd import Run, Step, run_names, train
-from gdlab.symmetry.stats import critical_z, linear_extrapolation, time_average
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task
 from gdlab.symmetry.verdict import Verdicts
 
@@ -143,6 +142,15 @@ def test_gaussian_task_sample_covariance():
     assert (emp_eps - task.cov_eps[0]).abs().max() < 6 * math.sqrt(2 / x.shape[1])
 
 
+def test_diagonal_task():
+    V = torch.ones(2, 3, dtype=F64)
+    task = GaussianTask.diagonal(V, [2.0, 1.0, 0.5], [0.3, 4.0])
+    assert torch.equal(task.cov_x[0], torch.diag(torch.tensor([2.0, 1.0, 0.5], dtype=F64)))
+    assert torch.equal(task.cov_eps[0], torch.diag(torch.tensor([0.3, 4.0], dtype=F64)))
+    with pytest.raises(ValueError, match=r"cov_eps must have shape \(2, 2\)"):
+        GaussianTask.diagonal(V, [2.0, 1.0, 0.5], [1.0])
+
+
 def test_finite_task_and_digits():
     task = digits_task()
     assert task.X.shape == (1, 1797, 64) and task.Y.shape == (1, 1797, 10)
@@ -249,16 +257,6 @@ def test_weight_decay_gd_shrinks_to_zero_without_data_signal():
     assert all(p.abs().max() < 0.9**200 * 10 for p in run.params)
 
 
-def test_time_average_batch_means():
-    gen = make_generator(10)
-    z = torch.randn(3, 10_000, generator=gen, dtype=F64)
-    mean, se = time_average(z, blocks=20)
-    # i.i.d. data: the batch-means error estimates 1/sqrt(T) within its own sampling error
-    # (20 blocks: relative error of a std estimate about 1/sqrt(2 * 19) ~ 16 %, 3 sigma).
-    assert ((se * math.sqrt(10_000) - 1).abs() < 0.5).all()
-    assert (mean.abs() < 5 / math.sqrt(10_000)).all()
-
-
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
@@ -315,18 +313,6 @@ def test_train_validation(kwargs, error, match):
     args = {"eta": 0.1, "steps": 2, "generator": gen, **kwargs}
     with pytest.raises(error, match=match):
         train(DeepLinear(), init_chain((2, 2, 2), 2, 1.0, gen), task, **args)
-
-
-def test_linear_extrapolation_and_critical_z():
-    x = torch.tensor([0.01, 0.02], dtype=F64)
-    a, a_se, slope = linear_extrapolation(x, 1.0 + 3.0 * x, torch.tensor([0.1, 0.2], dtype=F64))
-    # two points: the line through them, a = 2 y1 - y2, se = sqrt(4 s1^2 + s2^2)
-    assert a == pytest.approx(1.0, abs=1e-12) and slope == pytest.approx(3.0, rel=1e-10)
-    assert a_se == pytest.approx(math.sqrt(4 * 0.01 + 0.04), rel=1e-12)
-    assert critical_z(1, None, alpha=0.05) == pytest.approx(1.959964, rel=1e-6)
-    assert critical_z(10, 9) > critical_z(1, 9) > critical_z(1, None)
-    with pytest.raises(ValueError, match="stderr must be > 0"):
-        linear_extrapolation(x, x, torch.zeros(2, dtype=F64))
 
 
 def test_verdicts_render_and_require_bool():

@@ -13,6 +13,7 @@ from gdlab.symmetry.deep import eq122_sides, theorem_5_4
 from gdlab.symmetry.equilibrium import (
     noise_balance,
     scalar_decay_rate,
+    scalar_gradient_moment,
     theorem_5_2_gammas,
     width_one_ratio,
 )
@@ -24,7 +25,12 @@ from gdlab.symmetry.identities import (
 from gdlab.symmetry.linear import DeepLinear, end_to_end, init_chain
 from gdlab.symmetry.moments import expected_charge_drift, layer_moments
 from gdlab.symmetry.orbit import equilibrium_lambda, orbit_drift, orbit_point
-from gdlab.symmetry.scale_invariant import NormalizedLinear, equilibrium_norm4, stationary_k
+from gdlab.symmetry.scale_invariant import (
+    NormalizedLinear,
+    equilibrium_norm4,
+    increment_relative_sd,
+    stationary_k,
+)
 from gdlab.symmetry.sharpness import (
     eq15_sharpness,
     hessian_trace,
@@ -225,6 +231,24 @@ def test_scalar_decay_rate():
     ) == pytest.approx(0.005)
 
 
+def test_scalar_gradient_moment_matches_monte_carlo():
+    """E[G^2 | theta] of the scalar toy off the minimum, G = (2/S) sum r_s x_s."""
+    vx, ve, v, S = 1.5, 0.7, 1.0, 3
+    task = GaussianTask.isotropic(_t([[v]]), vx, ve)
+    u, w = 1.3, 0.6
+    M = torch.tensor(u * w - v, dtype=F64)
+    n = 400_000
+    x, y = task.sample(n, S, make_generator(13))
+    G = DeepLinear().end_gradient((_t([[[w]]]).expand(n, 1, 1), _t([[[u]]]).expand(n, 1, 1)), x, y)
+    g2 = G[:, 0, 0] ** 2
+    exact = scalar_gradient_moment(M, batch_size=S, var_x=vx, var_eps=ve)
+    # Monte-Carlo mean of 4e5 draws: 5 standard errors
+    assert abs(float(g2.mean() - exact)) < 5 * float(g2.std()) / math.sqrt(n)
+    at_min = scalar_gradient_moment(torch.zeros((), dtype=F64), batch_size=S, var_x=vx, var_eps=ve)
+    rate = scalar_decay_rate(eta=0.1, batch_size=S, var_x=vx, var_eps=ve)
+    assert 0.01 * float(at_min) == pytest.approx(rate, rel=1e-14)
+
+
 # --- Lemma B.1 and Theorems 4.3 / D.1 ------------------------------------------------------------
 
 
@@ -349,6 +373,19 @@ def test_stationary_k_closed_form_and_monte_carlo():
     se = samples.std() / math.sqrt(reps)
     # Monte-Carlo mean of 1e5 draws: 5 standard errors.
     assert abs(samples.mean() - stationary_k(theta, task, S)[0]) < 5 * se
+
+
+def test_increment_relative_sd_matches_monte_carlo():
+    n = 6
+    beta = torch.zeros(1, n, dtype=F64)
+    beta[0, 0] = 1.0
+    task = GaussianTask(beta, torch.eye(n, dtype=F64), _t([[0.5]]))
+    reps = 200_000
+    x, y = task.sample(reps, 1, make_generator(14))
+    (g,) = NormalizedLinear().grad((2.0 * beta.expand(reps, -1),), x, y)
+    sq = (g**2).sum(-1)
+    # the relative sd of a sample std from 2e5 heavy-tailed draws: a few percent
+    assert float(sq.std() / sq.mean()) == pytest.approx(increment_relative_sd(n), rel=0.05)
 
 
 def test_equilibrium_norm4_and_validation():

@@ -165,3 +165,94 @@ def semilog_fit(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     total = float(np.sum((y_arr - y_arr.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else 1.0
     return SemilogFit(float(slope), float(intercept), r2)
+
+
+# ----------------------------------------------------------------------------- Part II estimates
+# Equilibria of SGD are time averages with batch-means errors (time_average) or means over
+# independent replicas; they are compared through z-scores and extrapolated to eta -> 0.
+
+__all__ += [
+    "extrapolate_to_zero",
+    "mean_of_estimates",
+    "pairwise_z",
+    "relative_difference",
+    "replica_mean",
+    "sum_of_estimates",
+    "z_score",
+]
+
+
+def replica_mean(values: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of independent replicas along ``dim`` and its standard error ``std / sqrt(n)``
+    (sample std, ``n - 1`` degrees of freedom); needs n >= 2."""
+    n = _int_at_least(f"the number of replicas (size of dim {dim})", values.shape[dim], 2)
+    return values.mean(dim), values.std(dim) / math.sqrt(n)
+
+
+def mean_of_estimates(
+    means: torch.Tensor, stderr: torch.Tensor, dim: int = -1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of n independent estimates along ``dim``: ``(mean, sqrt(mean(se^2)) / sqrt(n))``."""
+    _same_shape(means, stderr)
+    n = means.shape[dim]
+    return means.mean(dim), (stderr**2).mean(dim).sqrt() / math.sqrt(n)
+
+
+def sum_of_estimates(
+    means: torch.Tensor, stderr: torch.Tensor, dim: int = -1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of independent estimates along ``dim``: ``(sum, sqrt(sum(se^2)))``."""
+    _same_shape(means, stderr)
+    return means.sum(dim), stderr.pow(2).sum(dim).sqrt()
+
+
+def z_score(
+    a: torch.Tensor, b: torch.Tensor, se_a: torch.Tensor, se_b: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``|a - b| / sqrt(se_a^2 + se_b^2)``: the z-score of the difference of two independent
+    estimates (``se_b`` None: ``b`` is exact, ``|a - b| / se_a``); broadcasts."""
+    if se_b is None:
+        return (a - b).abs() / se_a
+    return (a - b).abs() / (se_a**2 + se_b**2).sqrt()
+
+
+def pairwise_z(means: torch.Tensor, stderr: torch.Tensor) -> torch.Tensor:
+    """(n, n, ...) :func:`z_score` of every pair of the n independent estimates along dim 0;
+    0 on the diagonal (an estimate does not differ from itself, even with a zero error)."""
+    _same_shape(means, stderr)
+    z = z_score(means[:, None], means[None, :], stderr[:, None], stderr[None, :])
+    eye = torch.eye(means.shape[0], dtype=torch.bool, device=means.device)
+    return z.masked_fill(eye.view(*eye.shape, *([1] * (means.dim() - 1))), 0.0)
+
+
+def extrapolate_to_zero(
+    x: Sequence[float], means: torch.Tensor, stderr: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every entry of ``means`` (n, ...) measured at the n values ``x`` (e.g. learning rates),
+    extrapolated linearly to ``x = 0`` by :func:`linear_extrapolation`: ``(value, se)``, each of
+    shape ``means.shape[1:]``. Removes the O(eta) bias of an SGD equilibrium (spec Part II §6);
+    with two points it is the line through them, ``(x2 y1 - x1 y2) / (x2 - x1)``."""
+    _same_shape(means, stderr)
+    xs = torch.tensor([float(v) for v in x], dtype=means.dtype)
+    if means.dim() < 1 or means.shape[0] != xs.numel():
+        raise ValueError(
+            f"means must have {xs.numel()} rows (one per x = {list(x)}), got {tuple(means.shape)}"
+        )
+    flat_m, flat_s = means.reshape(xs.numel(), -1).cpu(), stderr.reshape(xs.numel(), -1).cpu()
+    value, err = torch.empty_like(flat_m[0]), torch.empty_like(flat_m[0])
+    for j in range(flat_m.shape[1]):
+        value[j], err[j], _ = linear_extrapolation(xs, flat_m[:, j], flat_s[:, j])
+    return value.reshape(means.shape[1:]), err.reshape(means.shape[1:])
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``||a - b||_F / ||b||_F``: how far ``a`` is from ``b``, relative to ``b``."""
+    _same_shape(a, b)
+    return float((a - b).norm() / b.norm())
+
+
+def _same_shape(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"the two tensors must have one shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )

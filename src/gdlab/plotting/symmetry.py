@@ -15,13 +15,10 @@ from gdlab.plotting import label_axes, stepsize_colors, subplots
 
 __all__ = [
     "plot_balance_heatmaps",
-    "plot_charge_runs",
     "plot_layer_norms",
     "plot_orbit",
     "plot_phi_sweep",
     "plot_prediction_scatter",
-    "plot_rate_sweep",
-    "plot_scale_invariance",
     "plot_two_layer",
     "plot_warmup",
     "plot_weight_decay_grid",
@@ -32,60 +29,6 @@ METHOD_STYLE = {"sgd": dict(ls="-"), "gd": dict(ls="--")}
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
-
-
-def plot_charge_runs(runs: dict, labels: Sequence[str]) -> Figure:
-    """T1: the charge ``C = u^2 - w^2`` (left) and the risk (right) under SGD and GD."""
-    fig, (ax_c, ax_l) = subplots(2)
-    colors = stepsize_colors(list(range(len(labels))))
-    for method, run in runs.items():
-        steps = _np(run.steps)
-        for k, label in enumerate(labels):
-            kw = dict(color=colors[k], **METHOD_STYLE[method])
-            ax_c.plot(steps, _np(run.series["C"][k]), label=f"{method.upper()} {label}", **kw)
-            ax_l.semilogy(steps, _np(run.series["loss"][k]), **kw)
-    ax_c.axhline(0, color="k", lw=0.6)
-    label_axes(ax_c, "step t", "charge C = u² − w²", "GD conserves C, SGD drives it to 0")
-    label_axes(ax_l, "step t", "population risk L", "both reach the minimum")
-    ax_c.legend(ncol=2)
-    return fig
-
-
-def plot_rate_sweep(sweep) -> Figure:
-    """T1 decay rate per step divided by the Eq. (5) closed form, against eta, for every S."""
-    fig, (ax,) = subplots(1, width=4.6)
-    etas = _np(sweep.etas)
-    for j, S in enumerate(_np(sweep.batch_sizes)):
-        ratio = _np(sweep.measured[:, j] / sweep.eq5[:, j])
-        err = _np(sweep.stderr[:, j] / sweep.eq5[:, j])
-        ax.errorbar(etas, ratio, yerr=2 * err, marker="o", capsize=3, label=f"measured, S={S:g}")
-        cond = _np(sweep.conditional[:, j] / sweep.eq5[:, j])
-        ax.plot(etas, cond, ls=":", color=ax.lines[-1].get_color())
-    ax.axhline(1.0, color="k", lw=1, label="Eq. (5): prefactor 2σ²")
-    ax.axhline(0.5, color="C3", lw=1, ls="--", label="Eq. (7): prefactor σ²")
-    ax.set_xlim(0, None)
-    label_axes(
-        ax,
-        "learning rate η",
-        "rate / (4η² Var[rx] / S)",
-        "measured decay rate of C (dotted: noise at the visited states)",
-    )
-    ax.legend(fontsize=7)
-    return fig
-
-
-def plot_scale_invariance(run, labels: Sequence[str], levels: dict[int, float]) -> Figure:
-    """T4: ``||theta||^4`` over training; dashed lines at the predicted stationary levels."""
-    fig, (ax,) = subplots(1, width=5.0)
-    steps = _np(run.steps)
-    colors = stepsize_colors(list(range(len(labels))))
-    for k, label in enumerate(labels):
-        ax.plot(steps, _np(run.series["norm_sq"][k] ** 2), color=colors[k], label=label)
-        if k in levels:
-            ax.axhline(levels[k], color=colors[k], ls="--", lw=0.8)
-    label_axes(ax, "step t", "‖θ‖⁴", "norm of a scale-invariant model under SGD")
-    ax.legend(fontsize=7)
-    return fig
 
 
 def plot_orbit(result) -> Figure:

@@ -33,6 +33,7 @@ __all__ = [
     "balance_residual",
     "noise_balance",
     "scalar_decay_rate",
+    "scalar_gradient_moment",
     "theorem_5_2_gammas",
     "width_one_ratio",
 ]
@@ -184,3 +185,20 @@ def scalar_decay_rate(
     check_real("var_x", var_x, positive=True)
     check_real("var_eps", var_eps, positive=True)
     return rate if version == "eq5" else rate / 2
+
+
+def scalar_gradient_moment(
+    M: torch.Tensor, *, batch_size: int, var_x: float, var_eps: float
+) -> torch.Tensor:
+    """T1: ``E[G^2 | theta]`` for the minibatch ``G = (2/S) sum_s r_s x_s`` of ``u w x`` at
+    ``M = u w - v`` (spec (D3), the noise at the visited state in Eq. (5)).
+
+    With ``r = M x - eps`` Gaussian (Isserlis): ``E[r x] = M var_x`` and
+    ``E[(r x)^2] = 3 M^2 var_x^2 + var_eps var_x``, so
+    ``E[G^2] = 4 (M^2 var_x^2 (1 + 2/S) + var_eps var_x / S)``; at the minimum (M = 0) the rate
+    ``eta^2 E[G^2]`` is :func:`scalar_decay_rate`.
+    """
+    S = check_int("batch_size", batch_size, minimum=1)
+    check_real("var_x", var_x, positive=True)
+    check_real("var_eps", var_eps, positive=True)
+    return 4 * (M**2 * var_x**2 * (1 + 2 / S) + var_eps * var_x / S)

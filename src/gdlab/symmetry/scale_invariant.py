@@ -8,12 +8,15 @@ orthogonal to ``theta`` and scale like ``1 / ||theta||``. Parameters are a one-t
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from gdlab.symmetry.checks import check_int
 from gdlab.symmetry.linear import Params
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
-__all__ = ["NormalizedLinear", "equilibrium_norm4", "stationary_k"]
+__all__ = ["NormalizedLinear", "equilibrium_norm4", "increment_relative_sd", "stationary_k"]
 
 
 def _unit(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,3 +112,15 @@ def equilibrium_norm4(*, eta: float, k: float, gamma: float) -> float:
     if gamma <= 0 or eta <= 0 or k <= 0:
         raise ValueError(f"need eta, k, gamma > 0, got eta={eta!r}, k={k!r}, gamma={gamma!r}")
     return eta * k / (4 * gamma * (1 - eta * gamma))
+
+
+def increment_relative_sd(n: int) -> float:
+    """Relative standard deviation of one increment ``eta^2 ||g||^2`` of ``||theta||^2`` (D6) at
+    the minimiser with batch size 1, ``x ~ N(0, I_n)``.
+
+    There ``||g||^2 = 4 eps^2 ||P x||^2 / ||theta||^2`` with Gaussian ``eps``
+    (``E eps^4 = 3 (E eps^2)^2``) independent of ``||P x||^2 ~ chi^2_{n-1}`` (relative second
+    moment ``1 + 2/(n-1)``): ``sqrt(3 (1 + 2/(n-1)) - 1)``.
+    """
+    n = check_int("n", n, minimum=2)
+    return math.sqrt(3 * (1 + 2 / (n - 1)) - 1)

@@ -39,7 +39,7 @@ from gdlab.symmetry.checks import (
 from gdlab.symmetry.linear import Params
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
-__all__ = ["METHODS", "Model", "Run", "Step", "Task", "run_names", "train"]
+__all__ = ["METHODS", "Model", "Run", "Step", "Task", "run_names", "runs_to_arrays", "train"]
 
 METHODS = ("sgd", "gd")
 
@@ -140,6 +140,11 @@ class Run:
             tuple(params[str(i)] for i in range(len(params))),
             torch.from_numpy(np.array(arrays[f"{prefix}.diverged_at"])),
         )
+
+
+def runs_to_arrays(runs: Mapping[str, Run]) -> dict[str, np.ndarray]:
+    """Named runs as one dict of arrays (each run under its name, :meth:`Run.to_arrays`)."""
+    return {key: value for name, r in runs.items() for key, value in r.to_arrays(name).items()}
 
 
 def run_names(arrays: Mapping[str, np.ndarray]) -> list[str]:

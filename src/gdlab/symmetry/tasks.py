@@ -12,6 +12,7 @@ full-batch GD uses all of it (used for the digits data of Figure 5 and for GD on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -97,6 +98,18 @@ class GaussianTask:
         dy, dx = V.shape[1:]
         eye = torch.eye
         return cls(V, var_x * eye(dx, dtype=V.dtype), var_eps * eye(dy, dtype=V.dtype))
+
+    @classmethod
+    def diagonal(
+        cls, V: torch.Tensor, var_x: Sequence[float], var_eps: Sequence[float]
+    ) -> GaussianTask:
+        """Task with ``Sigma_x = diag(var_x)`` and ``Sigma_eps = diag(var_eps)``."""
+        V = _as_batched("V", V, None, None)
+        cov_x, cov_eps = (
+            torch.diag(torch.tensor(list(v), dtype=V.dtype, device=V.device))
+            for v in (var_x, var_eps)
+        )
+        return cls(V, cov_x, cov_eps)
 
     @property
     def dx(self) -> int:
