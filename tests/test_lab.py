@@ -1,5 +1,6 @@
-"""``make lab``: JupyterLab serves a chapter as a notebook (jupytext) that runs in its kernel;
-changed chapter settings recompute the claims, shown when lenient and raised when strict.
+"""Re-executing the book: ``make lab`` serves a chapter as a notebook (jupytext) that runs in
+its kernel; changed chapter settings recompute the claims, shown when lenient and raised when
+strict; the built pages offer their executed notebooks (``book/_ext/gdlab_downloads.py``).
 
 The server is started by ``make lab`` itself on a free loopback port with a random token, no
 browser and a temporary runtime folder and result cache; it is always stopped (its process
@@ -15,6 +16,8 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -300,3 +303,61 @@ def test_changed_knobs_recompute_claims(
     other = load("intro", seeded, cache=cache)
     assert other.config["seed"] == 1 and other.values["peak"] != default.values["peak"]
     assert other.check().ok
+
+
+#: A notebook page whose one cell counts its executions in ``runs.txt`` next to it.
+COUNTING_PAGE = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A notebook page
+
+```{code-cell} ipython3
+with open("runs.txt", "a") as runs:
+    runs.write("run\\n")
+print(6 * 7)
+```
+
+```{toctree}
+plain
+```
+"""
+
+
+def test_pages_offer_their_executed_notebook(tmp_path: Path) -> None:
+    """A notebook page's download menu links ``_sources/<page>.ipynb``, a valid notebook with
+    its outputs, also when a rebuild takes them from the execution cache; a page without code
+    offers none."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    conf = f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT / "book" / "_ext")!r})
+        extensions = ["myst_nb", "gdlab_downloads"]
+        html_theme = "sphinx_book_theme"
+        nb_execution_mode = "cache"
+        nb_execution_cache_path = {str(tmp_path / "cache")!r}
+        """
+    (src / "conf.py").write_text(textwrap.dedent(conf))
+    (src / "index.md").write_text(COUNTING_PAGE)
+    (src / "plain.md").write_text("# A plain page\n\nNo code.\n")
+    build = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", str(src), str(out / "html")]
+    for fresh in ([], ["-E"]):  # the second build re-reads every page, outputs from the cache
+        done = subprocess.run(build + fresh, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        notebook = nbformat.read(out / "html" / "_sources" / "index.ipynb", as_version=4)
+        nbformat.validate(notebook)
+        (cell,) = [c for c in notebook.cells if c.cell_type == "code"]
+        assert [o.get("text") for o in cell.outputs] == ["42\n"]
+        page = (out / "html" / "index.html").read_text()
+        assert 'href="_sources/index.ipynb"' in page and ">.ipynb<" in page
+        assert ".ipynb" not in (out / "html" / "plain.html").read_text()
+    assert (src / "runs.txt").read_text() == "run\n"
