@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -218,10 +219,13 @@ def _html(nb: nbformat.NotebookNode) -> str:
     )
 
 
-def _settings_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
-    """The chapter's settings cell (``config = settings("intro")``), if it has one."""
-    found = [c for c in nb.cells if c.cell_type == "code" and 'settings("intro")' in c.source]
-    return found[0] if found else None
+def _settings_cell(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, str] | None:
+    """The chapter's settings cell (``config = settings("intro")``) and its variable, if any."""
+    for cell in nb.cells:
+        found = re.search(r"^(\w+)\s*=\s*settings\(\s*[\"']intro[\"']", cell.source, re.M)
+        if cell.cell_type == "code" and found:
+            return cell, found[1]
+    return None
 
 
 @needs_lab
@@ -260,10 +264,11 @@ def test_changed_knob_in_lab_shows_failing_claims_and_strict_raises(lab: Lab) ->
     """Stepsizes too small to oscillate, set in the chapter's settings cell: the lenient kernel
     shows the recomputed claims with failing rows and goes on; the strict check raises."""
     nb = _open_chapter(lab)
-    cell = _settings_cell(nb)
-    if cell is None:
+    found = _settings_cell(nb)
+    if found is None:
         pytest.skip(f"{CHAPTER} has no settings cell (the knobs are tested without the server)")
-    cell.source += f'\nconfig["lr"] = {NO_OSCILLATION!r}'
+    cell, name = found
+    cell.source += f'\n{name}["lr"] = {NO_OSCILLATION!r}'
     kernel = Kernel(lab, time.monotonic() + RUN_LIMIT)
     try:
         kernel.run(nb)
