@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,11 +53,10 @@ needs_lab = pytest.mark.skipif(
 
 @dataclass
 class Lab:
-    """A running ``make lab`` server: its base URL, token and log file."""
+    """A running ``make lab`` server: its base URL and token."""
 
     url: str
     token: str
-    log: Path
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the server's REST API; the decoded JSON reply (None when empty)."""
@@ -75,18 +75,34 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the process group (the server shuts its kernels down), kill it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie left to a non-reaping init does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _server_pids(runtime: Path) -> list[int]:
+    """The pids of the Jupyter servers that wrote their info file to ``runtime``."""
+    return [json.loads(f.read_text())["pid"] for f in runtime.glob("jpserver-*.json")]
+
+
+def _stop(proc: subprocess.Popen[bytes], servers: list[int]) -> None:
+    """Terminate ``make lab``'s process group and wait for its server to shut its kernels down
+    and exit (20 s at most); then kill whatever is left of the group."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (
+        proc.poll() is None or any(_alive(pid) for pid in servers)
+    ):
+        time.sleep(0.2)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +116,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     )
     if os.geteuid() == 0:
         opts += " --allow-root"
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), GDLAB_CACHE=str(tmp / "cache"))
+    runtime = tmp / "runtime"
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), GDLAB_CACHE=str(tmp / "cache"))
     log = tmp / "lab.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             ["make", "-s", "-o", ".venv/.gdlab-installed", "lab", f"LAB_OPTS={opts}"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    server = Lab(f"http://127.0.0.1:{port}", token, log)
+    server = Lab(f"http://127.0.0.1:{port}", token)
     try:
         deadline = time.monotonic() + START_LIMIT
         while True:
@@ -122,7 +139,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 time.sleep(0.5)
         yield server
     finally:
-        _stop(proc)
+        _stop(proc, _server_pids(runtime))
 
 
 def _open_chapter(lab: Lab) -> nbformat.NotebookNode:
