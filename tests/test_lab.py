@@ -343,10 +343,15 @@ kernelspec:
 # A notebook page
 
 ```{code-cell} ipython3
+from myst_nb import glue
+
 with open("runs.txt", "a") as runs:
     runs.write("run\\n")
+glue("answer", 42, display=False)
 print(6 * 7)
 ```
+
+The answer is {glue:text}`answer`.
 
 ```{toctree}
 plain
@@ -356,8 +361,8 @@ plain
 
 def test_pages_offer_their_executed_notebook(tmp_path: Path) -> None:
     """A notebook page's download menu links ``_sources/<page>.ipynb``, a valid notebook with
-    its outputs, also when a rebuild takes them from the execution cache; a page without code
-    offers none."""
+    its outputs (not its glued values), also when a rebuild takes them from the execution
+    cache; a page without code offers none."""
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     conf = f"""\
