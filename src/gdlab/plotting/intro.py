@@ -24,10 +24,10 @@ def risk_curves(result: Result) -> Figure:
         xytext=(8, 20),
         textcoords="offset points",
         color="tab:red",
-        fontsize=8,
+        fontsize="medium",  # the axes labels' size, not the smaller default
     )
     label_axes(ax, "step $t$", r"risk $L(\mathbf{w}_t)$", f"GD on {result.values['dataset']}")
-    ax.legend()
+    ax.legend(fontsize="medium")
     return fig
 
 

@@ -66,6 +66,9 @@ def run(config: Config, ctx: RunContext) -> Result:
         config=config,
         arrays={"steps": sweep.traj.steps.numpy(), "risk": risk, "lr": sweep.lrs},
         values={
+            "m": config["m"],
+            "lr_small": small_lr,
+            "lr_large": large_lr,
             "steps": steps,
             "monotone_step": large_from,
             "increases": increases,
