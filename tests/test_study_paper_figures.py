@@ -247,7 +247,7 @@ def test_verdict_phrases_group_activations_by_outcome() -> None:
     claims.add("XOR, d: r", "x", -1.0, 0.0, relation=">")
     assert verdict(claims, "XOR", ["a"], "r") == "holds for every activation"
     assert verdict(claims, "XOR", ["a", "b", "c", "d"], "r") == (
-        "holds for a; is contradicted for b; cannot be tested for c; fails for d"
+        "holds for a, is contradicted for b, cannot be tested for c and fails for d"
     )
 
 

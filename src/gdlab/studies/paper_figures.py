@@ -924,7 +924,7 @@ def _outcome(claims: ClaimTable, name: str) -> str:
 def verdict(claims: ClaimTable, label: str, activations: list[str], claim: str) -> str:
     """The claim ``"<label>, <activation>: <claim>"`` over the activations, as a phrase for the
     prose: ``"holds for every activation"``, or the activations grouped by outcome, e.g.
-    ``"holds for leaky_softplus_half; is contradicted for leaky_softplus_ex31"``."""
+    ``"holds for leaky_softplus_half and is contradicted for leaky_softplus_ex31"``."""
     groups: dict[str, list[str]] = {}
     for activation in activations:
         groups.setdefault(_outcome(claims, f"{label}, {activation}: {claim}"), []).append(
@@ -932,7 +932,8 @@ def verdict(claims: ClaimTable, label: str, activations: list[str], claim: str) 
         )
     if len(groups) == 1:
         return f"{_OUTCOMES[next(iter(groups))]} for every activation"
-    return "; ".join(f"{_OUTCOMES[o]} for {', '.join(acts)}" for o, acts in groups.items())
+    parts = [f"{_OUTCOMES[o]} for {', '.join(acts)}" for o, acts in groups.items()]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 # ----------------------------------------------------------------------------- the study
