@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from gdlab.stepsize import theory as th
-from gdlab.stepsize.budgets import corollary42_informative_from, theorem32_informative_from
+from gdlab.stepsize.budgets import (
+    corollary42_informative_from,
+    theorem32_fastest_informative,
+    theorem32_informative_from,
+)
 from gdlab.stepsize.theory import ProblemConstants
 
 
@@ -54,3 +58,20 @@ def test_corollary42_informative_from_solves_bound_equals_level(factor: float) -
     assert float(th.corollary42_risk_bound(c, 0.99 * T, factor)) > level
     with pytest.raises(ValueError, match="level"):
         corollary42_informative_from(c, level=0.0)
+
+
+def test_fastest_informative_minimises_over_the_grid() -> None:
+    c = _linear()
+    level = 0.5
+    eta, t = theorem32_fastest_informative(c, level, (0.1, 100.0), per_decade=20)
+    assert t == theorem32_informative_from(c.with_lr(c.m * eta), level)
+    # Every grid stepsize needs at least as many steps, and the optimum is interior: the eta^2
+    # term penalises large steps, the log^2 term small ones.
+    grid = np.geomspace(0.1, 100.0, 61)
+    steps = [theorem32_informative_from(c.with_lr(c.m * e), level) for e in grid]
+    assert t == min(steps) and grid[0] < eta < grid[-1]
+    for bad in ((0.0, 1.0), (2.0, 1.0), (1.0, math.inf)):
+        with pytest.raises(ValueError, match="eta_range"):
+            theorem32_fastest_informative(c, level, bad)
+    with pytest.raises(ValueError, match="per_decade"):
+        theorem32_fastest_informative(c, level, per_decade=0)

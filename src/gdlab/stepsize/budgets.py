@@ -14,7 +14,11 @@ import numpy as np
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.theory import ProblemConstants
 
-__all__ = ["corollary42_informative_from", "theorem32_informative_from"]
+__all__ = [
+    "corollary42_informative_from",
+    "theorem32_fastest_informative",
+    "theorem32_informative_from",
+]
 
 #: Points of the geometric grid on which Theorem 3.2's bound is scanned before bisection.
 _SCAN_POINTS = 4001
@@ -66,3 +70,30 @@ def corollary42_informative_from(
     ``T = 1``); below it the bound exceeds ``level`` (for ``level = L(w_0)``: it is vacuous)."""
     level = _positive_level(level)
     return math.sqrt(float(th.corollary42_risk_bound(c, 1.0, factor)) / level)
+
+
+def theorem32_fastest_informative(
+    c: ProblemConstants,
+    level: float = math.log(2),
+    eta_range: tuple[float, float] = (1e-2, 1e4),
+    per_decade: int = 40,
+) -> tuple[float, float]:
+    """The per-neuron stepsize whose Theorem 3.2 bound falls to ``level`` soonest, and that step.
+
+    Minimises :func:`theorem32_informative_from` over ``eta`` on a geometric grid of
+    ``per_decade`` points per decade of ``eta_range`` (``c``'s other constants kept, GD stepsize
+    ``lr = m eta``). The bound trades ``eta^2/(gamma^2 eta t)`` (large steps) against
+    ``8 log^2(gamma^2 eta t)/(alpha^2 gamma^2 eta t)`` (small steps), so the minimiser is
+    interior; the returned step is exact for the returned grid stepsize. Returns
+    ``(eta, step)``; ``step`` is ``inf`` when no grid stepsize gets below ``level``.
+    """
+    lo, hi = eta_range
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"eta_range={eta_range!r} must be finite with 0 < low < high")
+    if isinstance(per_decade, bool) or not isinstance(per_decade, int) or per_decade < 1:
+        raise ValueError(f"per_decade={per_decade!r} must be an int >= 1")
+    count = math.ceil(per_decade * math.log10(hi / lo)) + 1
+    etas = np.geomspace(lo, hi, count)
+    steps = [theorem32_informative_from(c.with_lr(c.m * eta), level) for eta in etas]
+    best = int(np.argmin(steps))
+    return float(etas[best]), float(steps[best])
