@@ -16,11 +16,14 @@ Defects:
 - ``mathjax``: math on the page but MathJax did not load, a MathJax error (``merror``), or an
   undefined control sequence (rendered red by MathJax).
 - ``tex``: ``$`` or TeX (``\\name``, ``\\(``, ``\\[``) in visible text outside code.
+- ``contents``: an entry of the page's contents panel that differs from the heading it links to
+  (a BibTeX key where the heading shows the citation).
 - ``duplicate``: the same image (same bytes) twice in one cell's output.
 - ``wide``: at desktop width, an image shown or drawn wider than the content column, or a table
   wider than the column outside a horizontally scrolling box; at any width, an image, table or
-  display equation that sticks out of the column (or is clipped) outside a scrolling box, or a
-  page wider than the window.
+  display equation that sticks out of the column (or is clipped) outside a scrolling box or
+  overflows its scrolling box on the left (where it cannot scroll), or a page wider than the
+  window.
 """
 
 from __future__ import annotations
@@ -70,49 +73,81 @@ const poll = () => {
 poll();
 """
 
-# Content defects: MathJax errors, TeX in visible text, images of each cell output.
+# Helpers of both checks: the TeX of each typeset formula, readable text, where an element is.
+COMMON_JS = r"""
+const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const short = (s, n = 60) => { const a = Array.from(s.replace(/\s+/g, ' ').trim());
+  return (a.length > n ? a.slice(0, n - 1).join('') + '…' : a.join('')).replace(LONE, ''); };
+const mj = window.MathJax;
+const typeset = mj && mj.startup && mj.startup.document ? [...mj.startup.document.math] : [];
+const texOf = new Map(typeset.map((item) => [item.typesetRoot, item.math]));
+// The text of an element as a reader sees it, typeset math as ⟦its TeX⟧.
+const textOf = (el) => {
+  if (el.nodeType === Node.TEXT_NODE) return el.nodeValue;
+  if (el.nodeType !== Node.ELEMENT_NODE) return '';
+  if (el.matches('.headerlink, script, style, mjx-assistive-mml')) return '';
+  if (el.tagName === 'MJX-CONTAINER') return '⟦' + (texOf.get(el) || '') + '⟧';
+  return [...el.childNodes].map(textOf).join('');
+};
+const heading = (el) => {
+  const up = (s) => s.parentElement && s.parentElement.closest('section');
+  for (let s = el.closest('section'); s; s = up(s)) {
+    const h = s.querySelector(':scope > h1, :scope > h2, :scope > h3, :scope > h4, :scope > h5');
+    if (h) return h;
+  }
+  return null;
+};
+const where = (el) => {
+  if (el.closest('.bd-sidebar-secondary, .bd-toc')) return 'contents panel';
+  if (el.closest('.bd-sidebar-primary, .bd-header, nav')) return 'navigation';
+  const h = heading(el);
+  return h ? 'section "' + short(textOf(h), 45) + '"' : 'page';
+};
+const visible = (el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
+"""
+
+# Content defects: MathJax errors, TeX in visible text, contents entries, cell output images.
 CONTENT_JS = r"""
+const mathErrors = [];
+for (const item of typeset) {
+  const mml = mj.startup.toMML(item.root);
+  const err = mml.match(/<merror[^>]*data-mjx-error="([^"]*)"/);
+  const undef = mml.match(/<mtext[^>]*mathcolor="red"[^>]*>(\\[^<]*)</);
+  const at = ' in ' + short(item.math, 70) + ' (' + where(item.typesetRoot) + ')';
+  if (err || /<merror/.test(mml)) mathErrors.push((err ? err[1] : 'error') + at);
+  else if (undef) mathErrors.push('undefined control sequence ' + undef[1] + at);
+}
 const SKIP = 'code, pre, script, style, textarea, noscript, kbd, samp, svg, math, ' +
   'mjx-container, .cell_input, .highlight';
-const short = (s, n = 90) => { s = s.replace(/\s+/g, ' ').trim();
-  return s.length > n ? s.slice(0, n - 1) + '…' : s; };
-const where = (el) => {
-  if (el.closest('.bd-sidebar-secondary, .bd-toc, #pst-secondary-sidebar')) return 'contents panel';
-  if (el.closest('.bd-sidebar-primary, nav')) return 'navigation';
-  const section = el.closest('section');
-  const h = section && section.querySelector('h1, h2, h3, h4');
-  return h ? 'section "' + short(h.textContent.replace(/[#¶]/g, ''), 50) + '"' : 'page';
-};
-const mathErrors = [];
-const mj = window.MathJax;
-if (mj && mj.startup && mj.startup.document && mj.startup.toMML) {
-  for (const item of mj.startup.document.math) {
-    const mml = mj.startup.toMML(item.root);
-    const err = mml.match(/<merror[^>]*data-mjx-error="([^"]*)"/);
-    const undef = mml.match(/<mtext[^>]*mathcolor="red"[^>]*>(\\[^<]*)</);
-    const tex = short(item.math, 70);
-    if (err || /<merror/.test(mml)) mathErrors.push((err ? err[1] : 'error') + ' in ' + tex);
-    else if (undef) mathErrors.push('undefined control sequence ' + undef[1] + ' in ' + tex);
-  }
-}
-const tex = [];
-const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 const TEX = /\$|\\[A-Za-z]+|\\[()\[\]]/;
+const tex = [], blocks = new Set();
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 while (walker.nextNode()) {
   const node = walker.currentNode, el = node.parentElement;
-  if (!el || !TEX.test(node.nodeValue) || el.closest(SKIP)) continue;
-  if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+  if (!el || !TEX.test(node.nodeValue) || el.closest(SKIP) || !visible(el)) continue;
   const block = el.closest('p, li, td, th, dt, dd, h1, h2, h3, h4, h5, h6, caption, a, div') || el;
-  const text = block.innerText || node.nodeValue;
-  const m = text.match(TEX) || node.nodeValue.match(TEX);
-  const at = Math.max(0, text.indexOf(m[0]) - 40);
-  tex.push(where(el) + ': "' + short(text.slice(at, at + 90)) + '"');
+  if (blocks.has(block)) continue;  // one line per paragraph, cell or heading
+  blocks.add(block);
+  const text = textOf(block).replace(/\s+/g, ' ');
+  const hit = node.nodeValue.match(TEX)[0];
+  const at = Math.max(0, text.indexOf(hit) - 30);
+  tex.push(where(el) + ': "' + short(text.slice(at), 90) + '"');
+}
+const contents = [];
+const panel = '.bd-toc a[href^="#"], .bd-sidebar-secondary a[href^="#"]';
+for (const a of document.querySelectorAll(panel)) {
+  const target = document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1)));
+  const h = target && (target.matches('h1, h2, h3, h4, h5, h6') ? target :
+    target.querySelector(':scope > h1, :scope > h2, :scope > h3, :scope > h4, :scope > h5'));
+  if (!h) continue;
+  const entry = short(textOf(a), 80), title = short(textOf(h), 80);
+  if (entry !== title) contents.push('"' + entry + '" for the heading "' + title + '"');
 }
 const cells = [...document.querySelectorAll('.cell_output')].map((out) => ({
   where: where(out),
   images: [...out.querySelectorAll('img')].map((img) => img.currentSrc || img.src),
 }));
-return {mathErrors, tex: [...new Set(tex)], cells,
+return {mathErrors, tex: [...new Set(tex)], contents: [...new Set(contents)], cells,
         mathElements: document.querySelectorAll('.math, mjx-container').length};
 """
 
@@ -120,28 +155,22 @@ return {mathErrors, tex: [...new Set(tex)], cells,
 LAYOUT_JS = r"""
 const desktop = arguments[0];
 const px = (x) => Math.round(x) + ' px';
-const short = (s, n = 60) => { s = s.replace(/\s+/g, ' ').trim();
-  return s.length > n ? s.slice(0, n - 1) + '…' : s; };
 const article = document.querySelector('article.bd-article') ||
   document.querySelector('main') || document.body;
 const cs = getComputedStyle(article), ar = article.getBoundingClientRect();
 const left = ar.left + parseFloat(cs.paddingLeft), right = ar.right - parseFloat(cs.paddingRight);
 const column = right - left, inColumn = ' in a ' + px(column) + ' column';
-const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
-const scroller = (el) => {
-  for (let a = el; a && a !== article; a = a.parentElement) if (scrolls(a)) return a;
+const fits = (r) => r.left >= left - 1 && r.right <= right + 1;
+// The element or an ancestor in the column that scrolls sideways: what overflows it can be seen.
+const scrollBox = (el) => {
+  for (let a = el; a && a !== article; a = a.parentElement) {
+    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(a).overflowX);
+    if (scrolls && fits(a.getBoundingClientRect())) return a;
+  }
   return null;
 };
-const fits = (r) => r.left >= left - 1 && r.right <= right + 1;
-const visible = (el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
-const mathTex = new Map();
-if (window.MathJax && MathJax.startup && MathJax.startup.document) {
-  for (const item of MathJax.startup.document.math) mathTex.set(item.typesetRoot, item.math);
-}
 const label = (el) => {
-  const section = el.closest('section');
-  const h = section && section.querySelector('h1, h2, h3, h4');
-  const at = h ? ' in section "' + short(h.textContent.replace(/[#¶]/g, ''), 40) + '"' : '';
+  const h = heading(el), at = h ? ' in section "' + short(textOf(h), 40) + '"' : '';
   if (el.tagName === 'IMG') {
     return 'image ' + decodeURI(new URL(el.src).pathname).split('/').pop() + at;
   }
@@ -149,7 +178,7 @@ const label = (el) => {
     const head = [...el.querySelectorAll('th')].slice(0, 4).map((th) => th.textContent.trim());
     return 'table (' + short(head.join(', ') || el.innerText, 40) + ')' + at;
   }
-  return 'equation ' + short(mathTex.get(el) || '', 50) + at;
+  return 'equation ' + short(texOf.get(el) || '', 50) + at;
 };
 const items = [];
 for (const el of article.querySelectorAll('img, table, mjx-container[display="true"]')) {
@@ -157,8 +186,7 @@ for (const el of article.querySelectorAll('img, table, mjx-container[display="tr
   const r = el.getBoundingClientRect();
   const first = el.tagName === 'MJX-CONTAINER' && el.firstElementChild;
   const inner = first ? first.getBoundingClientRect() : r;
-  const box = scroller(el);
-  const boxFits = box && fits(box.getBoundingClientRect());
+  const box = scrollBox(el);
   if (desktop && el.tagName === 'IMG') {
     const drawn = parseFloat(el.getAttribute('width')) || el.naturalWidth;
     if (Math.max(r.width, drawn) > column + 1) {
@@ -167,13 +195,16 @@ for (const el of article.querySelectorAll('img, table, mjx-container[display="tr
       continue;
     }
   }
-  if (desktop && el.tagName === 'TABLE' && r.width > column + 1 && !boxFits) {
+  if (desktop && el.tagName === 'TABLE' && r.width > column + 1 && !box) {
     items.push(label(el) + ' ' + px(r.width) + ' wide' + inColumn + ', not in a scrolling box');
     continue;
   }
-  if ((!fits(inner) || inner.width > r.width + 1) && !boxFits) {
+  if ((!fits(inner) || inner.width > r.width + 1) && !box) {
     items.push(label(el) + ' ' + px(inner.width) + ' wide' + inColumn +
       ', cut off or out of the column (no scrolling box)');
+  } else if (box && inner.left < box.getBoundingClientRect().left - 1) {
+    items.push(label(el) + ' ' + px(inner.width) + ' wide' + inColumn +
+      ', cut off on the left (its box scrolls only to the right)');
   }
 }
 const page = document.documentElement.scrollWidth, win = window.innerWidth;
@@ -264,21 +295,23 @@ def browser(chromium: str, chromedriver: str) -> Iterator[webdriver.Chrome]:
 
 
 def set_width(driver: webdriver.Chrome, width: int) -> None:
-    """Lay the page out for a window ``width`` CSS pixels wide."""
-    metrics = {"width": width, "height": VIEWPORT_HEIGHT, "deviceScaleFactor": 1, "mobile": False}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    """Resize the window to ``width`` CSS pixels (scrollbar included) and let the page reflow."""
+    driver.set_window_size(width, VIEWPORT_HEIGHT)
     driver.execute_async_script(
         "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));"
     )
 
 
 def screenshot(driver: webdriver.Chrome, path: Path, width: int, height: int) -> None:
-    """A PNG of the whole page, ``width`` by ``height`` CSS pixels."""
+    """A PNG of the whole page, ``width`` by ``height`` CSS pixels: the window is made taller than
+    the page for the shot (a capture beyond the viewport lays the theme out differently)."""
+    driver.set_window_size(width, height + VIEWPORT_HEIGHT)
     clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
     shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        "Page.captureScreenshot", {"format": "png", "clip": clip, "optimizeForSpeed": True}
     )
     path.write_bytes(base64.b64decode(shot["data"]))
+    set_width(driver, width)
 
 
 def is_local(url: str) -> bool:
@@ -348,13 +381,15 @@ def check_page(
         status = driver.execute_async_script(WAIT_JS)
     except TimeoutException:
         status = "timed out"
-    content = driver.execute_script(CONTENT_JS)
+    content = driver.execute_script(COMMON_JS + CONTENT_JS)
     if status != "ok" and (status != "none" or content["mathElements"]):
         add("mathjax", f"math on the page but MathJax {status}", widths[0])
     for error in content["mathErrors"]:
         add("mathjax", error, widths[0])
     for text in content["tex"]:
         add("tex", text, widths[0])
+    for entry in content["contents"]:
+        add("contents", f"contents panel shows {entry}", widths[0])
     for cell in content["cells"]:
         keys = Counter(image_key(url, base, root) for url in cell["images"])
         for key, count in keys.items():
@@ -369,7 +404,9 @@ def check_page(
     for i, width in enumerate(widths):
         if i:
             set_width(driver, width)
-        layout = driver.execute_script(LAYOUT_JS, width == max(widths) and width >= DESKTOP)
+        layout = driver.execute_script(
+            COMMON_JS + LAYOUT_JS, width == max(widths) and width >= DESKTOP
+        )
         for item in layout["items"]:
             add("wide", item, width)
         stem = name.removesuffix(".html").replace("/", "__")

@@ -65,8 +65,11 @@ body { margin: 0; font: 16px sans-serif; }
 article.bd-article { width: 688px; margin: 0 auto; padding: 0 16px; }
 @media (max-width: 720px) { article.bd-article { width: auto; } }
 img { max-width: 100%; }
+/* display math as pydata-sphinx-theme lays it out (equation number first, reversed) */
+div.math { display: flex; flex-direction: row-reverse; max-width: 100%; overflow: hidden; }
+div.math mjx-container { flex-grow: 1; overflow: auto; }
 </style>"""
-LONG_TEX = " + ".join(f"\\frac{{a_{{{i}}}}}{{b_{{{i}}}}}" for i in range(40))
+LONG_TEX = " + ".join(f"\\frac{{a_{{{i}}}}}{{b_{{{i}}}}}" for i in range(40)) + " \\tag{1}"
 WIDE_ROW = "".join(f"<td>column {i} with a long value</td>" for i in range(14))
 WIDE_TABLE = f"<table><tr><th>a</th></tr><tr>{WIDE_ROW}</tr></table>"
 CELL = '<div class="cell"><div class="cell_output">{}</div></div>'
@@ -98,12 +101,23 @@ PAGES = {
         r"<p>Math \(x\) from a CDN.</p>",
     ),
     "broken.html": ("", '<img src="missing.png">'),
+    "contents.html": (
+        "",
+        '<nav class="bd-toc"><a href="#part-1">Part I: cai2024large</a>'
+        '<a href="#part-2">Part II</a></nav>'
+        '<section id="part-1"><h2>Part I: Cai et al. (2024)<a class="headerlink">#</a></h2>'
+        '</section><section id="part-2"><h2>Part II<a class="headerlink">#</a></h2></section>',
+    ),
     "wide-image.html": ("", CELL.format('<img src="wide.png">')),
     "wide-table.html": (
         "",
         WIDE_TABLE + f"<div style='overflow-x: auto'>{WIDE_TABLE.replace('<th>a', '<th>b')}</div>",
     ),
-    "clipped.html": (MATHJAX_HEAD, f"<div style='overflow: hidden'>\\[{LONG_TEX}\\]</div>"),
+    "clipped.html": (MATHJAX_HEAD, f"<div class='math'>\\[{LONG_TEX}\\]</div>"),
+    "left.html": (
+        MATHJAX_HEAD + "<style>div.math { overflow-x: auto; }</style>",
+        f"<div class='math'>\\[{LONG_TEX}\\]</div>",
+    ),
 }
 
 
@@ -205,6 +219,14 @@ def test_broken_local_request(report: dict[str, list[str]]) -> None:
 
 
 @needs_browser
+def test_contents_entry_differs_from_its_heading(report: dict[str, list[str]]) -> None:
+    assert report["contents.html"] == [
+        'contents @1280: contents panel shows "Part I: cai2024large" '
+        'for the heading "Part I: Cai et al. (2024)"'
+    ]
+
+
+@needs_browser
 def test_image_drawn_wider_than_the_column(report: dict[str, list[str]]) -> None:
     (line,) = report["wide-image.html"]
     assert line.startswith("wide @1280: image wide.png in section")
@@ -226,3 +248,11 @@ def test_clipped_equation(report: dict[str, list[str]]) -> None:
     assert kinds(lines) == ["wide", "wide"]  # at both widths
     assert lines[0].startswith("wide @1280: equation \\frac{a_{0}}")
     assert "cut off or out of the column" in lines[1]
+
+
+@needs_browser
+@needs_mathjax
+def test_equation_overflowing_its_scroll_box_on_the_left(report: dict[str, list[str]]) -> None:
+    lines = report["left.html"]  # a reversed flex row overflows where it cannot be scrolled to
+    assert kinds(lines) == ["wide", "wide"]
+    assert all("cut off on the left" in line for line in lines)
