@@ -80,8 +80,10 @@ def test_tiny_result_covers_the_chapter(result: Result) -> None:
         "weight_decay",
         "phi_ratio",
         "phi_sharpness",
+        "warmup",
     }
     assert len(result.tables["invariants"]) == 3 * 9 and len(result.tables["weight_decay"]) == 4
+    assert result.tables["warmup"].column("init") == ["kaiming", "xavier"]
     again = Result.from_entry(*result.to_entry())
     assert again.values == result.values and again.claims.names() == result.claims.names()
 

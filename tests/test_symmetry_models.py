@@ -10,12 +10,12 @@ import torch
 
 from gdlab.runtime import make_generator
 from gdlab.symmetry.autoencoder import ACTIVATIONS, TwoLayerNet
-from gdlab.symmetry.charges import charge, exp_action, flatten, pair_generator, unflatten
+from gdlab.symmetry.charges import charge, flatten, pair_generator
 from gdlab.symmetry.linear import DeepLinear, end_to_end, init_chain
+from gdlab.symmetry.orbit import orbit_point
 from gdlab.symmetry.scale_invariant import NormalizedLinear
 from gdlab.symmetry.sgd import Run, Step, run_names, train
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task
-from gdlab.symmetry.verdict import Verdicts
 
 F64 = torch.float64
 # Gradients are compared with autograd of the same float64 loss: both are sums of a few hundred
@@ -124,9 +124,17 @@ def test_charges_and_orbit():
     W, U = params
     expected = (U**2).sum((-1, -2)) - (W**2).sum((-1, -2))
     torch.testing.assert_close(charge(theta, A), expected, rtol=1e-14, atol=1e-14)
-    moved = unflatten(exp_action(theta, A, 0.3), params)
+    moved = orbit_point(params, 0.3)
     torch.testing.assert_close(moved[0], W * math.exp(-0.3), rtol=1e-14, atol=0)
     torch.testing.assert_close(end_to_end(moved), end_to_end(params), rtol=1e-13, atol=1e-14)
+    # the charge moves along the orbit as e^(2 lambda) |U|^2 - e^(-2 lambda) |W|^2
+    moved_charge = charge(flatten(moved), A)
+    torch.testing.assert_close(
+        moved_charge,
+        math.exp(0.6) * (U**2).sum((-1, -2)) - math.exp(-0.6) * (W**2).sum((-1, -2)),
+        rtol=1e-13,
+        atol=1e-14,
+    )
 
 
 def test_gaussian_task_sample_covariance():
@@ -313,13 +321,3 @@ def test_train_validation(kwargs, error, match):
     args = {"eta": 0.1, "steps": 2, "generator": gen, **kwargs}
     with pytest.raises(error, match=match):
         train(DeepLinear(), init_chain((2, 2, 2), 2, 1.0, gen), task, **args)
-
-
-def test_verdicts_render_and_require_bool():
-    table = Verdicts()
-    table.add("claim | a", "Thm 1", "1.0", "1", True)
-    assert table.all_hold and "claim \\| a" in table._repr_markdown_()
-    table.add("claim b", "Thm 2", "2.0", "1", False)
-    assert not table.all_hold and "does not hold" in table._repr_html_()
-    with pytest.raises(TypeError, match="holds must be a bool"):
-        table.add("c", "s", "m", "t", 1)

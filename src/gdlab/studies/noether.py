@@ -367,7 +367,7 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
         )
     out.claims.extend(budget.aggregate())
     out.claims.add(
-        "SGD drives C to its equilibrium 0 at the Eq. (5) rate",
+        "SGD drives C to its equilibrium 0 (at least half the Eq. (5) log-rate)",
         "Eq. (5), (D3)",
         float((sgd_log_decay / predicted).min()),
         1.0,
@@ -645,7 +645,8 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
         pair = [r for r in rows if r["gamma"] == gamma]
         if len(pair) != 2:
             raise ValueError(
-                f"gamma={gamma}: the level test needs two initial norms, got {len(pair)}"
+                f"gamma={gamma} has {len(pair)} runs with weight decay; allowed: exactly two "
+                "(two initial norms)"
             )
         a, b = (
             torch.tensor([r["|theta|^4"], r["standard error"]], dtype=torch.float64) for r in pair

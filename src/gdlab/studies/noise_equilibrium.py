@@ -57,7 +57,13 @@ from gdlab.symmetry.orbit import (
     orbit_point,
 )
 from gdlab.symmetry.sgd import Run, runs_to_arrays, train
-from gdlab.symmetry.sharpness import hessian_trace, init_std, sharpness, top_eigenvalue
+from gdlab.symmetry.sharpness import (
+    eq15_sharpness,
+    hessian_trace,
+    init_std,
+    sharpness,
+    top_eigenvalue,
+)
 from gdlab.symmetry.tasks import GaussianTask, normalized
 from gdlab.tables import Table
 
@@ -846,7 +852,9 @@ def _weight_decay(config: Config, ctx: RunContext, out: Result) -> None:
     g = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
     measured, stderr = g["measured"], g["stderr"]
     if measured.shape[1] != 2:
-        raise ValueError(f"weight_decay inits={cfg['inits']!r}: the comparison needs two inits")
+        raise ValueError(
+            f"weight_decay inits={cfg['inits']!r}: {measured.shape[1]} inits; allowed: two"
+        )
     both_z = z_score(measured[:, 0], measured[:, 1], stderr[:, 0], stderr[:, 1])
     out.claims.add(
         "weight decay: the same equilibrium from both inits",
@@ -1240,6 +1248,23 @@ def _warmup(config: Config, ctx: RunContext, out: Result) -> None:
         wu_gd_x=float(gd_end[1]),
         wu_div=int(first.diverged_at[0]),
     )
+    task = _warmup_task(cfg)
+    trace_x = float(torch.diagonal(task.cov_x[0]).sum())
+    rows = []
+    for k, (scheme, sgd_run) in enumerate((("kaiming", 1), ("xavier", 2))):
+        s_init, s_full = eq15_sharpness(scheme, dx=cfg["dx"], d=cfg["width"], trace_x=trace_x)
+        rows.append(
+            {
+                "init": scheme,
+                "initial sharpness": float(first.series["sharpness"][sgd_run, 0]),
+                "Eq. (15) E S_init": s_init,
+                "SGD with warmup, second half": float(s_end[k]),
+                "GD at the end": float(gd_end[k]),
+                "Theorem 5.2": s_theory,
+                "Eq. (15) S_end (full rank)": s_full,
+            }
+        )
+    out.tables["warmup"] = Table.from_records(rows, "sharpness (1/2-loss)")
     switch = int(first.steps[-1])
     out.arrays.update(
         {

@@ -21,29 +21,15 @@ import torch
 __all__ = [
     "charge",
     "check_generator",
-    "exp_action",
     "flatten",
     "layer_charges",
     "pair_generator",
-    "unflatten",
 ]
 
 
 def flatten(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """All parameters of each run as one vector: (K, p)."""
     return torch.cat([p.reshape(p.shape[0], -1) for p in params], dim=1)
-
-
-def unflatten(theta: torch.Tensor, like: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Inverse of :func:`flatten` with the shapes of ``like``."""
-    out, start = [], 0
-    for p in like:
-        n = p[0].numel()
-        out.append(theta[:, start : start + n].reshape(p.shape))
-        start += n
-    if start != theta.shape[1]:
-        raise ValueError(f"theta has {theta.shape[1]} entries per run, the shapes need {start}")
-    return tuple(out)
 
 
 def check_generator(A: torch.Tensor, p: int) -> None:
@@ -58,14 +44,6 @@ def charge(theta: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """``C = theta^T A theta`` (Eq. 6) for ``theta`` of shape (K, p); returns (K,)."""
     check_generator(A, theta.shape[1])
     return ((theta @ A) * theta).sum(-1)
-
-
-def exp_action(theta: torch.Tensor, A: torch.Tensor, lam: float) -> torch.Tensor:
-    """``theta_lambda = exp(lambda A) theta`` (the symmetry orbit, Lemma B.1)."""
-    check_generator(A, theta.shape[1])
-    evals, evecs = torch.linalg.eigh(A)
-    expm = (evecs * torch.exp(lam * evals)) @ evecs.T
-    return theta @ expm
 
 
 def pair_generator(params: Sequence[torch.Tensor], i: int) -> torch.Tensor:

@@ -27,7 +27,14 @@ from gdlab.symmetry.checks import check_choice, check_int
 from gdlab.symmetry.linear import Params, prefix_products, suffix_products
 from gdlab.symmetry.tasks import GaussianTask, normalized, sqrtm_psd
 
-__all__ = ["THEOREM_5_4_VERSIONS", "LayerPrediction", "eq122_sides", "theorem_5_4"]
+__all__ = [
+    "THEOREM_5_4_VERSIONS",
+    "LayerPrediction",
+    "anisotropy",
+    "eq122_sides",
+    "random_orthogonal",
+    "theorem_5_4",
+]
 
 THEOREM_5_4_VERSIONS = ("corrected", "printed")
 
@@ -50,8 +57,12 @@ class LayerPrediction:
     params: Params | None
 
 
-def _random_orthogonal(K: int, d: int, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    z = torch.randn(K, d, d, generator=gen, dtype=like.dtype, device=like.device)
+def random_orthogonal(
+    K: int, d: int, like: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """K random orthogonal (d, d) matrices (Haar: QR of a Gaussian matrix, signs fixed by R's
+    diagonal), in the dtype and on the device of ``like``."""
+    z = torch.randn(K, d, d, generator=generator, dtype=like.dtype, device=like.device)
     q, r = torch.linalg.qr(z)
     return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
 
@@ -89,7 +100,7 @@ def theorem_5_4(
     norms = [(first**2).sum((-1, -2))] + [d * mid**2] * (D - 2) + [(last**2).sum((-1, -2))]
     params = None
     if generator is not None:
-        rot = [_random_orthogonal(K, d, s, generator) for _ in range(D - 1)]
+        rot = [random_orthogonal(K, d, s, generator) for _ in range(D - 1)]
         middle = [
             mid[:, None, None] * rot[i] @ rot[i - 1].transpose(-1, -2) for i in range(1, D - 1)
         ]
@@ -116,3 +127,15 @@ def eq122_sides(params: Params, task: GaussianTask) -> list[tuple[torch.Tensor, 
 
 def _trace(mat: torch.Tensor) -> torch.Tensor:
     return torch.diagonal(mat, dim1=-2, dim2=-1).sum(-1)[:, None, None]
+
+
+def anisotropy(singular_values: torch.Tensor) -> torch.Tensor:
+    """``sum_i (s_i^2 - mean s^2)^2 / (mean s^2)^2`` over the last axis: 0 iff ``W^T W`` is a
+    multiple of the identity (a scaled orthogonal map, as Theorem 5.4 says of middle layers).
+
+    Linear in the fluctuation variance, so its O(eta) stationary value extrapolates to 0 as
+    eta -> 0, unlike the individual ordered singular values (which repel each other).
+    """
+    sq = singular_values**2
+    mean = sq.mean(-1, keepdim=True)
+    return ((sq - mean) ** 2).sum(-1) / mean[..., 0] ** 2

@@ -27,7 +27,7 @@ from scipy.optimize import brentq
 from gdlab.symmetry.charges import charge, flatten
 from gdlab.symmetry.checks import check_int, check_real
 from gdlab.symmetry.linear import DeepLinear, Params
-from gdlab.symmetry.moments import layer_moments
+from gdlab.symmetry.moments import expected_charge_drift, layer_moments
 from gdlab.symmetry.sgd import Task
 from gdlab.symmetry.tasks import GaussianTask
 
@@ -81,15 +81,18 @@ class OrbitDrift:
     G_d: torch.Tensor
 
 
-def _point_drift(params: Params, task: GaussianTask, eta: float, S: int, gamma: float):
-    mom = layer_moments(params, task)
-    noise = mom.noise_trace()
+def _point_drift(
+    params: Params, task: GaussianTask, eta: float, S: int, gamma: float
+) -> tuple[torch.Tensor, ...]:
+    """``(Tr Sigma_U, Tr Sigma_W, C, G, G_d)`` at ``params``; ``G_d`` is the trace of the exact
+    expected one-step change of the matrix charge (:func:`expected_charge_drift`)."""
+    noise = layer_moments(params, task).noise_trace()
     tr_w, tr_u = noise[:, 0], noise[:, 1]
     W, U = params
     C = (U**2).sum((-1, -2)) - (W**2).sum((-1, -2))
-    grad_a = (mom.mean[1] ** 2).sum((-1, -2)) - (mom.mean[0] ** 2).sum((-1, -2))
     G = -4 * gamma * C + eta / S * (tr_u - tr_w)
-    G_d = ((1 - 2 * eta * gamma) ** 2 - 1) * C + eta**2 * (grad_a + (tr_u - tr_w) / S)
+    drift = expected_charge_drift(params, task, eta=eta, batch_size=S, gamma=gamma)[0]
+    G_d = torch.diagonal(drift, dim1=-2, dim2=-1).sum(-1)
     return tr_u, tr_w, C, G, G_d
 
 

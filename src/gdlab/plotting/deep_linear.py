@@ -1,0 +1,81 @@
+"""Figures of the chapter "Deep linear networks and beyond" (study ``deep-linear``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gdlab.experiments.study import Result
+from gdlab.plotting import label_axes, subplots
+
+__all__ = ["balance_heatmaps", "digits_norms", "figures", "layer_norms", "vector_norms"]
+
+
+def layer_norms(
+    steps: np.ndarray,
+    norm_sq: np.ndarray,
+    titles: Sequence[str],
+    predictions: dict[str, np.ndarray] | None = None,
+) -> Figure:
+    """Per-layer squared norms ``norm_sq`` (K, T, D) over training, one panel per run; optional
+    predictions as horizontal lines (dashed: corrected, dotted: others)."""
+    fig, axes = subplots(len(titles))
+    for k, (ax, title) in enumerate(zip(axes, titles, strict=True)):
+        for i in range(norm_sq.shape[-1]):
+            ax.plot(steps, norm_sq[k, :, i], label=f"layer {i + 1}")
+        for name, values in (predictions or {}).items():
+            for i, v in enumerate(values):
+                ax.axhline(v, color=f"C{i}", lw=0.8, ls="--" if name == "corrected" else ":")
+        label_axes(ax, "step $t$", r"$\|W_i\|_F^2$", title)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def vector_norms(result: Result) -> Figure:
+    """The vector chain's layer norms under SGD at the first eta, with both versions of
+    Theorem 5.4 (dashed: corrected, dotted: printed)."""
+    a, eta = result.arrays, result.config["vector"]["etas"][0]
+    n = a["vector.norm_sq"].shape[0]
+    titles = [rf"SGD, init {k + 1}, $\eta = {eta:g}$" for k in range(n)]
+    predictions = {"corrected": a["vector.corrected"], "printed": a["vector.printed"]}
+    return layer_norms(a["vector.steps"], a["vector.norm_sq"], titles, predictions)
+
+
+def digits_norms(result: Result) -> Figure:
+    """The digits runs' layer norms, from equal and from unequal initial norms."""
+    titles = ["digits, equal initial norms", "digits, unequal initial norms"]
+    return layer_norms(result.arrays["digits.steps"], result.arrays["digits.norm_sq"], titles)
+
+
+def balance_heatmaps(result: Result) -> Figure:
+    """Figures 6 and 9: heatmaps of ``W bar S_x W^T`` and ``U^T bar S_eps U`` per run."""
+    a = result.arrays
+    names = [
+        (act, method)
+        for act in result.config["autoencoder"]["activations"]
+        for method in ("sgd", "gd")
+    ]
+    fig, axes = subplots(2, len(names), width=2.6, height=2.4)
+    for row, (act, method) in enumerate(names):
+        lhs, rhs = a[f"ae.{act}.{method}.lhs"], a[f"ae.{act}.{method}.rhs"]
+        vmax = float(max(np.abs(lhs).max(), np.abs(rhs).max()))
+        sides = ((rhs, r"$W\bar\Sigma_x W^\top$"), (lhs, r"$U^\top\bar\Sigma_\epsilon U$"))
+        for col, (mat, label) in enumerate(sides):
+            ax = axes[2 * row + col]
+            ax.imshow(mat, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_title(f"{act} {method.upper()}: {label}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+    return fig
+
+
+def figures(result: Result) -> dict[str, Figure]:
+    """The chapter's figures by name."""
+    return {
+        "vector_norms": vector_norms(result),
+        "digits_norms": digits_norms(result),
+        "balance_heatmaps": balance_heatmaps(result),
+    }
