@@ -10,7 +10,12 @@ import pytest
 from gdlab import data
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.activations import get_activation
-from gdlab.stepsize.logspace import log10_lemma_a10_constant, log10_lemma_a14_bounds, log_gamma_c
+from gdlab.stepsize.logspace import (
+    lemma_a15_lower,
+    log10_lemma_a10_constant,
+    log10_lemma_a14_bounds,
+    log_gamma_c,
+)
 from gdlab.stepsize.margins import gamma_b, gamma_c
 from gdlab.stepsize.network import TwoLayerNet
 
@@ -59,3 +64,29 @@ def test_log_gamma_c_below_log_gamma_b(constants) -> None:
     assert defined.sum() > 40
     lgc = log_gamma_c(constants, log_risk, norm)[defined]
     assert np.all(lgc < np.log(gamma_b(log_risk, norm, constants)[defined]))
+
+
+def test_lemma_a15_lower_matches_lemma_a15(constants) -> None:
+    t, s, log_risk_s, log_gc, norm_s = np.array([6.0, 50.0, 1e4]), 5, -6.0, -3.0, 4.0
+    b0 = th.lemma_a12_b0(constants, norm_s)
+    plain, _ = th.lemma_a15_bounds(constants, t, s, log_risk_s, math.exp(log_gc), b0)
+    np.testing.assert_allclose(lemma_a15_lower(constants, t, s, log_gc, norm_s), plain, rtol=1e-12)
+    # gamma^c(w_s) underflowing to 0 gives -inf in the plain form; the log form stays finite
+    assert np.all(np.isfinite(lemma_a15_lower(constants.with_lr(1e5), t, s, -800.0, norm_s)))
+    with pytest.raises(ValueError, match="t > s"):
+        lemma_a15_lower(constants, [5.0], s, log_gc, norm_s)
+
+
+def test_gap_between_gamma_b_and_gamma_c_grows_with_the_stepsize(constants) -> None:
+    # Algebra (formerly a claim of the margin chapter): log gamma^b - log gamma^c = -k_1 / ell
+    # with ell = log(2 n e^kappa L) < 0 and k_1 = 1 + (4 rho^2 + 2 beta) lr, so at a fixed risk
+    # and norm the gap grows linearly with the stepsize.
+    log_risk, norm = np.array([-20.0]), np.array([10.0])
+    gaps = [
+        float(np.log(gamma_b(log_risk, norm, c))[0] - log_gamma_c(c, log_risk, norm)[0])
+        for c in (constants.with_lr(lr) for lr in (10.0, 100.0, 1000.0))
+    ]
+    assert gaps[0] < gaps[1] < gaps[2]
+    ell = float(th.log_scaled_risk(constants, log_risk)[0])
+    k1 = [th.lemma_a10_constant(constants.with_lr(lr))[1] for lr in (10.0, 100.0, 1000.0)]
+    np.testing.assert_allclose(gaps, [-k / ell for k in k1], rtol=1e-10)  # rounding

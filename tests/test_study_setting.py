@@ -9,9 +9,11 @@ from gdlab.claims import ClaimTable
 from gdlab.experiments.cache import ResultCache
 from gdlab.experiments.study import Result, RunContext
 from gdlab.plotting.setting import figures
+from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.assumptions import GRID_TOL, ActivationConstants, activation_constants
 from gdlab.studies import get_study
-from gdlab.studies.setting import QUICK, constant_claims, run
+from gdlab.studies.common import dataset
+from gdlab.studies.setting import PAPER, QUICK, constant_claims, run
 
 TINY = {
     **QUICK,
@@ -45,7 +47,22 @@ def test_tiny_setting_claims_hold_and_values(result: Result) -> None:
 
 def test_setting_figure(result: Result) -> None:
     fig = figures(result)["activations"]
-    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 2
+    assert len(fig.axes) == 4 and len(fig.axes[0].lines) == 2
+    assert fig.get_figwidth() <= 7.2  # the content column
+
+
+def test_eq4_threshold_is_width_free(result: Result) -> None:
+    # Algebra, so a test and not a claim: rho^2 = R^2 sup|phi'|^2 / m, beta = R^2 beta~ / m and
+    # tilde-eta = m eta give L <= 1/(eta R^2 (2 sup|phi'|^2 + beta~)) at every width m.
+    wc = TINY["width_check"]
+    act = get_activation(wc["activation"])
+    R = dataset(wc["data"]).radius
+    closed = 1.0 / (wc["eta"] * R**2 * (2 * act.sup_dphi**2 + act.beta_tilde))
+    thresholds = result.tables["widths"].column("eq. (4) threshold")
+    # m * eta and R^2 / m are rounded in float64: a few ulps
+    assert thresholds == pytest.approx([closed] * len(wc["widths"]), rel=1e-14)
+    assert result.values["width_threshold"] == thresholds[0]
+    assert result.values["widths"] == "4 and 20"
 
 
 def test_constant_claims_catch_a_wrong_closed_form() -> None:
@@ -84,3 +101,4 @@ def test_setting_rejects_a_coarse_grid_and_a_missing_gelu(tmp_path) -> None:
 def test_registered() -> None:
     study = get_study("setting")
     assert study.quick is QUICK and study.chapter == "book/part1/setting.md"
+    assert PAPER["samples"] > QUICK["samples"] and PAPER["activations"] == QUICK["activations"]

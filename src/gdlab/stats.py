@@ -10,6 +10,10 @@ extrapolation and z-test thresholds.
 - :func:`linear_extrapolation` removes the O(eta) bias of an SGD equilibrium (spec Part II §6).
 - :func:`critical_z` is the Bonferroni threshold for a family of z-scores.
 - :func:`semilog_fit` fits ``y ~ a log x + b`` by least squares (``||w_t|| ~ log t``, Part I).
+- :func:`increment_exponent` is the exponent ``p`` of ``y = a + b x^p`` from the increments of
+  ``y``, free of the offset ``a`` (the ``1/L_t`` of Part I's stable phase).
+- :func:`doubling_ratio` compares the growth of a series over the last two doublings of ``x``
+  (1 for ``log x``, ``sqrt 2`` for ``sqrt x``, 2 for ``x``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import numpy as np
 import torch
 
 __all__ = [
+    "IncrementExponent",
     "LineFit",
     "SemilogFit",
     "critical_z",
+    "doubling_ratio",
+    "increment_exponent",
     "linear_extrapolation",
     "loglog_fit",
     "semilog_fit",
@@ -256,3 +263,70 @@ def _same_shape(a: torch.Tensor, b: torch.Tensor) -> None:
         raise ValueError(
             f"the two tensors must have one shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+
+
+@dataclass(frozen=True)
+class IncrementExponent:
+    """The exponent of ``y = a + b x^p`` from :func:`increment_exponent`: ``exponent`` (p), its
+    least-squares standard error ``stderr``, and the number of sub-intervals it was fitted on."""
+
+    exponent: float
+    stderr: float
+    windows: int
+
+
+def increment_exponent(
+    x: Sequence[float] | np.ndarray, log_y: Sequence[float] | np.ndarray, windows: int = 8
+) -> IncrementExponent:
+    """The exponent ``p`` of an increasing series ``y = a + b x^p`` (``b > 0``), free of ``a``.
+
+    ``[x_0, x_end]`` is cut into ``windows`` log-spaced sub-intervals (at recorded points); the
+    mean slope of ``y`` over ``[u, v]`` is ``b (v^p - u^p)/(v - u)``, proportional to
+    ``sqrt(u v)^(p-1)`` when ``v/u`` is the same for every sub-interval, so the least-squares
+    slope of its log against ``log sqrt(u v)`` is ``p - 1``; ``stderr`` is that slope's standard
+    error from the residuals (``windows - 2`` degrees of freedom), which a series that is not a
+    power law plus an offset makes large. ``y`` enters as ``log y`` (``y = 1/L_t`` overflows
+    float64 where ``L_t`` underflows). ValueError unless ``y`` increases across every
+    sub-interval and at least three sub-intervals remain.
+    """
+    windows = _int_at_least("windows", windows, 3)
+    x_arr, ly = np.asarray(x, dtype=float), np.asarray(log_y, dtype=float)
+    if x_arr.shape != ly.shape or x_arr.ndim != 1:
+        raise ValueError(f"x and log_y must be 1-D of equal length, got {x_arr.shape}, {ly.shape}")
+    if x_arr.size < 2 or x_arr[0] <= 0 or np.any(np.diff(x_arr) <= 0):
+        raise ValueError("increment_exponent needs increasing x > 0 with at least two points")
+    edges = np.unique(np.searchsorted(x_arr, np.geomspace(x_arr[0], x_arr[-1], windows + 1)))
+    edges = np.unique(np.minimum(edges, x_arr.size - 1))
+    if edges.size < 4:
+        raise ValueError(f"increment_exponent needs 3 sub-intervals, got {edges.size - 1}")
+    u, v = x_arr[edges[:-1]], x_arr[edges[1:]]
+    lu, lv = ly[edges[:-1]], ly[edges[1:]]
+    if not np.all(np.isfinite(ly[edges])) or np.any(lv <= lu):
+        raise ValueError("increment_exponent needs y finite and increasing over every sub-interval")
+    log_rate = lv + np.log1p(-np.exp(lu - lv)) - np.log(v - u)  # log((y_v - y_u)/(v - u))
+    mid = 0.5 * (np.log(u) + np.log(v))
+    slope, intercept = np.polyfit(mid, log_rate, 1)
+    resid = log_rate - (slope * mid + intercept)
+    dof = mid.size - 2
+    spread = float(np.sum((mid - mid.mean()) ** 2))
+    stderr = math.sqrt(float(np.sum(resid**2)) / dof / spread) if dof > 0 else math.inf
+    return IncrementExponent(float(1 + slope), stderr, int(mid.size))
+
+
+def doubling_ratio(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """``(y(X) - y(X/2)) / (y(X/2) - y(X/4))`` with ``X`` the last ``x`` (``y`` read at the first
+    ``x >= X/2``, ``X/4``): the growth over the last doubling of ``x`` against the doubling
+    before. It is 1 for ``y = a + b log x``, ``sqrt 2`` for ``sqrt x``, 2 for ``x``, ``2^p`` for
+    ``x^p``; ``inf`` when ``y`` did not grow over ``[X/4, X/2]``. ValueError unless ``x``
+    increases and starts at or below ``X/4``."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x_arr.shape != y_arr.shape or x_arr.ndim != 1 or x_arr.size < 3:
+        raise ValueError(
+            f"x and y must be 1-D of equal length >= 3, got {x_arr.shape}, {y_arr.shape}"
+        )
+    X = x_arr[-1]
+    if np.any(np.diff(x_arr) <= 0) or not 0 <= x_arr[0] <= X / 4:
+        raise ValueError(f"doubling_ratio needs increasing x from at most X/4 = {X / 4:g}")
+    i4, i2 = np.searchsorted(x_arr, [X / 4, X / 2])
+    early = y_arr[i2] - y_arr[i4]
+    return float((y_arr[-1] - y_arr[i2]) / early) if early > 0 else math.inf

@@ -1,14 +1,17 @@
 """Figures of the phase-threshold chapter: risk sweeps, measured against certified monotone
-start, the ``tilde-eta t L_t`` plateau and Lemma A.14 against the risk.
+start, the ``1/(tilde-eta t)`` rate and Lemma A.14 against the risk.
 
 Each function takes the study's :class:`~gdlab.experiments.study.Result`; sweep ``j`` is stored
-under ``s{j}.*`` in its arrays.
+under ``s{j}.*`` in its arrays. Every figure is drawn for the book's content column (at most
+7.2 in wide, text of at least 9 pt), several panels in rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from gdlab.experiments.study import Result
 from gdlab.plotting import label_axes, quiet_minor, stepsize_colors, subplots, thin
@@ -21,59 +24,89 @@ __all__ = [
     "risk_sweeps",
 ]
 
+#: Legend text size (points): the smallest text in these figures.
+_SMALL = 9
+_MARKS = (("monotone_from", "o", {"mfc": "none", "ms": 6}), ("r_star", "^", {"ms": 5}))
+
+
+def _marker_legend(ax: Axes) -> None:
+    """The meaning of the circle (measured) and the triangle (``r*``) markers, added to the
+    legend ``ax`` may already have."""
+    if ax.get_legend() is not None:
+        ax.add_artist(ax.get_legend())
+    handles = [
+        Line2D([], [], color="k", marker="o", mfc="none", ls="none", label="monotone from"),
+        Line2D([], [], color="k", marker="^", ls="none", label=r"$r^*$ (eq. 4)"),
+    ]
+    ax.legend(handles=handles, fontsize=_SMALL, loc="center" if not ax.axison else "lower left")
+
 
 def risk_sweeps(result: Result) -> Figure:
-    """Risk curves of every sweep (one panel per dataset), with the measured start of the
-    monotone phase (circle) and the certified ``r*`` (triangle) of each run."""
+    """Risk curves of every sweep (one panel per dataset, two per row), with the measured start
+    of the monotone phase (circle) and the certified ``r*`` (triangle) of each run."""
     labels = result.values["labels"]
-    fig, axes = subplots(len(labels), width=3.6, height=3.0)
-    for j, (ax, label) in enumerate(zip(axes, labels, strict=True)):
+    rows = (len(labels) + 1) // 2
+    fig, axes = subplots(2, rows, width=3.6, height=2.9)
+    for j, (ax, label) in enumerate(zip(axes, labels, strict=False)):
         a = {key: result.arrays[f"s{j}.{key}"] for key in ("steps", "risk", "lr")}
         t = np.maximum(a["steps"], 1)
-        marks = (("monotone_from", "o", {"mfc": "none", "ms": 6}), ("r_star", "^", {"ms": 5}))
         for k, (lr, color) in enumerate(zip(a["lr"], stepsize_colors(a["lr"]), strict=True)):
             risk = a["risk"][k]
             sel = thin(t, risk)
             ax.loglog(t[sel], risk[sel], color=color, lw=1.0, label=f"{lr:g}")
-            for key, marker, style in marks:
+            for key, marker, style in _MARKS:
                 step = result.arrays[f"s{j}.{key}"][k]
                 if np.isfinite(step) and step > 0:
                     i = int(np.searchsorted(a["steps"], step))
                     ax.plot(t[i], risk[i], marker, color=color, **style)
+        quiet_minor(ax)
         label_axes(ax, "step $t$", r"risk $L(\mathbf{w}_t)$", label)
-        ax.legend(title=r"$\tilde\eta$", fontsize=6, title_fontsize=7, ncol=2)
+        ax.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL, ncol=2)
+    for ax in axes[len(labels) :]:
+        ax.set_axis_off()
+    _marker_legend(axes[-1] if len(labels) < axes.size else axes[0])
     return fig
 
 
 def monotone_vs_certified(result: Result) -> Figure:
-    """Per dataset, against the stepsize: the measured first step of the monotone phase and
-    the step ``r*`` from which Theorem 2.2 certifies it (symlog axis: 0 is shown); a dotted
-    line marks a run that is not monotone by ``T/2``."""
+    """Against the stepsize, one color per dataset: the measured first step of the monotone
+    phase (circles, solid) and the step ``r*`` from which Theorem 2.2 certifies it (triangles,
+    dashed); symlog axis, so 0 is shown; a dotted line marks a run not monotone by ``T/2``."""
     labels = result.values["labels"]
-    fig, axes = subplots(len(labels), width=3.4, height=2.8)
-    for j, (ax, label) in enumerate(zip(axes, labels, strict=True)):
+    fig, axes = subplots(1, 1, width=7.0, height=3.4)
+    ax = axes[0]
+    for j, label in enumerate(labels):
+        color = f"C{j}"
         lr = result.arrays[f"s{j}.lr"]
         mono = result.arrays[f"s{j}.monotone_from"]
-        ax.plot(lr, mono, "o-", mfc="none", label="monotone from (measured)")
-        ax.plot(lr, result.arrays[f"s{j}.r_star"], "^--", label=r"$r^*$ (eq. 4, certified)")
+        ax.plot(lr, mono, "o-", color=color, mfc="none", label=label)
+        ax.plot(lr, result.arrays[f"s{j}.r_star"], "^--", color=color)
         for x in lr[np.isnan(mono)]:
-            ax.axvline(x, color="tab:red", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=10)
-        ax.set_ylim(bottom=-0.5)
-        label_axes(ax, r"stepsize $\tilde\eta$", "step", label)
-    axes[0].legend(fontsize=7)
+            ax.axvline(x, color=color, lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylim(bottom=-0.5)
+    label_axes(ax, r"stepsize $\tilde\eta$", "step")
+    first = ax.legend(fontsize=_SMALL, loc="upper left", title="data", title_fontsize=_SMALL)
+    ax.add_artist(first)
+    handles = [
+        Line2D([], [], color="k", marker="o", mfc="none", label="monotone from (measured)"),
+        Line2D([], [], color="k", marker="^", ls="--", label=r"$r^*$ (eq. 4, certified)"),
+        Line2D([], [], color="k", ls=":", label=r"not monotone by $T/2$"),
+    ]
+    ax.legend(handles=handles, fontsize=_SMALL, loc="upper center")
     return fig
 
 
 def rate(result: Result) -> Figure:
-    """Figure 2(b) read as in spec §5: ``tilde-eta t L_t`` against t (top row; it levels off
-    in the stable phase) and ``L_t`` against ``tilde-eta t`` (bottom row; the curves collapse).
-    Runs below the configuration's ``rate_min_lr`` are left out."""
+    """Figure 2(b) read as in spec §5, one row per dataset: ``tilde-eta t L_t`` against t (left;
+    it levels off once the risk decays like ``1/(tilde-eta t)``) and ``L_t`` against
+    ``tilde-eta t`` (right; the curves collapse). Runs below the configuration's
+    ``rate_min_lr`` are left out."""
     labels, min_lr = result.values["labels"], result.config["rate_min_lr"]
-    n = len(labels)
-    fig, axes = subplots(n, 2, width=3.4, height=2.6)
+    fig, axes = subplots(2, len(labels), width=3.6, height=2.4)
     for j, label in enumerate(labels):
+        left, right = axes[2 * j], axes[2 * j + 1]
         t = np.maximum(result.arrays[f"s{j}.steps"], 1)
         lrs = result.arrays[f"s{j}.lr"]
         for k, (lr, color) in enumerate(zip(lrs, stepsize_colors(lrs), strict=True)):
@@ -81,22 +114,24 @@ def rate(result: Result) -> Figure:
                 continue
             risk = result.arrays[f"s{j}.risk"][k]
             sel = thin(t, t * risk)
-            axes[j].loglog(t[sel], lr * t[sel] * risk[sel], color=color, lw=1.0, label=f"{lr:g}")
+            left.loglog(t[sel], lr * t[sel] * risk[sel], color=color, lw=1.0, label=f"{lr:g}")
             sel = thin(t, risk)
-            axes[n + j].loglog(lr * t[sel], risk[sel], color=color, lw=1.0)
-        label_axes(axes[j], "step $t$", r"$\tilde\eta\, t\, L(\mathbf{w}_t)$", label)
-        label_axes(axes[n + j], r"$\tilde\eta\, t$", r"$L(\mathbf{w}_t)$")
-        axes[j].legend(title=r"$\tilde\eta$", fontsize=6, title_fontsize=7, ncol=2)
+            right.loglog(lr * t[sel], risk[sel], color=color, lw=1.0)
+        quiet_minor(left, right)
+        label_axes(left, "step $t$", r"$\tilde\eta\, t\, L(\mathbf{w}_t)$", label)
+        label_axes(right, r"$\tilde\eta\, t$", r"$L(\mathbf{w}_t)$", label)
+        left.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL, ncol=2)
     return fig
 
 
 def a14_curves(result: Result) -> Figure:
-    """Lemma A.14 from ``s = s*``: ``log10 L_t`` between the log10 of its lower and upper
-    bounds against ``t - s``; the upper bound is written in the panel when it lies above the
-    drawn range."""
+    """Lemma A.14 from ``s = s*``: ``log10 L_t`` with the log10 of its lower bound against
+    ``t - s`` (two panels per row); the upper bound is drawn where it lies in the drawn range and
+    its value at the last step is written in the panel."""
     curves = result.values["a14"]
-    fig, axes = subplots(len(curves), width=3.4, height=2.8)
-    for ax, cv in zip(axes, curves, strict=True):
+    rows = (len(curves) + 1) // 2
+    fig, axes = subplots(2, rows, width=3.6, height=2.8)
+    for ax, cv in zip(axes, curves, strict=False):
         a = {key: result.arrays[f"s{cv['sweep']}.a14.{key}"]
              for key in ("t", "log10_risk", "lower", "upper")}  # fmt: skip
         dt = a["t"] - cv["s"]
@@ -109,16 +144,18 @@ def a14_curves(result: Result) -> Figure:
             ax.semilogx(dt[shown], a["upper"][shown], color="tab:red", ls="--")
         quiet_minor(ax)
         ax.text(
-            0.02,
-            0.04,
-            f"A.14 upper at the last step: $10^{{{a['upper'][-1]:.0f}}}$",
+            0.03,
+            0.05,
+            f"A.14 upper at $T$: $10^{{{a['upper'][-1]:.0f}}}$",
             transform=ax.transAxes,
-            fontsize=7,
+            fontsize=_SMALL,
             color="tab:red",
         )
-        title = rf"{cv['label']}, $\tilde\eta$={cv['lr']:g}, $s^*$={cv['s']}"
+        title = rf"{cv['label']}, $\tilde\eta$={cv['lr']:g}"
         label_axes(ax, r"$t - s^*$", r"$\log_{10}$ risk", title)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=_SMALL, loc="upper right")
+    for ax in axes[len(curves) :]:
+        ax.set_axis_off()
     return fig
 
 

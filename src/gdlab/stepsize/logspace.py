@@ -7,7 +7,8 @@ For large stepsizes the modified margin ``gamma^c`` of eq. (10) carries a factor
 
 - :func:`log_gamma_c`: ``log gamma^c = Phi(L) - log ||w||`` (eq. 10);
 - :func:`log10_lemma_a10_constant`: ``log10 c`` of Lemma A.10;
-- :func:`log10_lemma_a14_bounds`: ``log10`` of both bounds of Lemma A.14 from a step ``s``.
+- :func:`log10_lemma_a14_bounds`: ``log10`` of both bounds of Lemma A.14 from a step ``s``;
+- :func:`lemma_a15_lower`: Lemma A.15's lower bound on ``||w_t||`` from ``log gamma^c(w_s)``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from numpy.typing import ArrayLike
 
 from gdlab.stepsize import theory as th
 
-__all__ = ["log10_lemma_a10_constant", "log10_lemma_a14_bounds", "log_gamma_c"]
+__all__ = ["lemma_a15_lower", "log10_lemma_a10_constant", "log10_lemma_a14_bounds", "log_gamma_c"]
 
 
 def log_gamma_c(c: th.ProblemConstants, log_risk: ArrayLike, param_norm: ArrayLike) -> np.ndarray:
@@ -46,3 +47,17 @@ def log10_lemma_a14_bounds(
     lower, upper = th.lemma_a14_bounds(c, t, s, log_risk_s, 1.0)
     with np.errstate(divide="ignore"):  # upper = inf at t = s
         return np.log10(lower), np.log10(upper) - 2 * log_gamma_c_s / math.log(10)
+
+
+def lemma_a15_lower(
+    c: th.ProblemConstants, t: ArrayLike, s: int, log_gamma_c_s: float, param_norm_s: float
+) -> np.ndarray:
+    """Lemma A.15's lower bound ``log[(t - s) lr gamma^c(w_s)^2 / (2n)] / (2 B_0)`` on
+    ``||w_t||`` at steps ``t > s`` from ``s`` in the (5)-regime, with ``log gamma^c(w_s)``
+    given (finite where ``gamma^c`` underflows) and ``B_0`` of Lemma A.12 at
+    ``||w_s|| = param_norm_s`` (:func:`~gdlab.stepsize.theory.lemma_a12_b0`)."""
+    dt = np.asarray(t, dtype=float) - s
+    if np.any(dt <= 0):
+        raise ValueError(f"Lemma A.15 needs t > s = {s}, got t = {np.min(np.asarray(t))}")
+    b0 = th.lemma_a12_b0(c, param_norm_s)
+    return (np.log(dt * c.lr / (2 * c.n)) + 2 * log_gamma_c_s) / (2 * b0)
