@@ -121,12 +121,12 @@ QUICK: Config = {
     # family-wise false-alarm rate of every statistical claim (stats.critical_z)
     "alpha": 0.01,
 }
-#: Longer runs and four times the replicas.
+#: Longer runs and four times the replicas. T1's product law and conservation runs keep their
+#: horizons: at eta = 0.05 the SGD charge falls below the float64 resolution of u^2 - w^2 (it
+#: becomes exactly 0) within 3000 steps, after which a longer run measures rounding only.
 PAPER: Config = {
     **QUICK,
     "identities": {**QUICK["identities"], "steps": 400},
-    "product_law": {**QUICK["product_law"], "steps": 3000},
-    "conservation": {**QUICK["conservation"], "steps": 6000},
     "rate": {**QUICK["rate"], "replicas": 128, "steps": 8000},
     "scale_invariant": {**QUICK["scale_invariant"], "steps": 40000},
 }
