@@ -9,7 +9,7 @@ JB_STRICT := -W -n --keep-going
 # Notebook kernels draw figures inline whatever backend the caller's environment selects.
 JB := MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter-book
 
-.PHONY: venv test lab book book-all paper lint format bench clean
+.PHONY: venv test lab book book-all browser paper lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ book: $(STAMP)
 book-all: $(STAMP)
 	$(JB) build . $(JB_STRICT) --all
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+# The built book in a real browser (after `make book`): every page rendered offline in headless
+# Chromium at 1280 and 390 px by scripts/check_pages.py (screenshots in _build/screenshots), after
+# the checker's own tests. Installs Debian's chromium and chromium-driver when missing (as root).
+browser: $(STAMP)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium chromium-driver || { apt-get update && \
+	  apt-get install -y --no-install-recommends chromium chromium-driver; }; }
+	$(BIN)/python -m pytest tests/test_check_pages.py -q
+	$(BIN)/python scripts/check_pages.py _build/html
 
 paper: $(STAMP)
 	$(BIN)/python -m gdlab run all --scale paper --out results/paper
