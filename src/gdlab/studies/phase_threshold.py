@@ -205,7 +205,8 @@ def rate_run(sweep: SweepResult, k: int, label: str) -> dict[str, Any]:
     (:func:`gdlab.stats.increment_exponent`; 1 for Lemma A.14's ``1/(1/L_s + c (t - s))``
     whatever ``L_s``); ``slope``: the mean slope ``b`` of ``1/L_t`` over ``[T/2, T]`` per unit
     stepsize, ``(1/L_T - 1/L_{T/2}) / (tilde-eta T/2)`` (Figure 2(b)'s collapse makes it the same
-    for every stepsize); ``mid``, ``end``: ``tilde-eta t L_t`` at ``T/2`` and ``T``;
+    for every stepsize), and ``slope_cap``, the ``3 rho^2`` that Lemma A.14's lower bound allows
+    it at most; ``mid``, ``end``: ``tilde-eta t L_t`` at ``T/2`` and ``T``;
     ``band_low``, ``log10_band_high``: Lemma A.14's bounds on ``tilde-eta (T - s*) L_T`` from
     ``s = s*`` (the upper one in log10).
     """
@@ -229,6 +230,7 @@ def rate_run(sweep: SweepResult, k: int, label: str) -> dict[str, Any]:
         "p": fit.exponent,
         "p_se": fit.stderr,
         "slope": math.exp(log_gain - math.log(c.lr * (T - t[h]))),
+        "slope_cap": 3 * c.rho**2,
         "mid": float(c.lr * t[h] * math.exp(log_risk[h])),
         "end": float(c.lr * T * math.exp(log_risk[-1])),
         "band_low": float(10 ** (lower[0] + scale)),
@@ -246,8 +248,27 @@ def _a14_bounds(sweep: SweepResult, k: int, i: int, t: np.ndarray) -> tuple[np.n
 
 def _rate_table(rates: list[dict[str, Any]]) -> Table:
     return Table(
-        ["data", "tilde-eta", "s*", "exponent p", "std. error", "slope of 1/L per tilde-eta"],
-        [[r["dataset"], r["lr"], r["s_star"], r["p"], r["p_se"], r["slope"]] for r in rates],
+        [
+            "data",
+            "tilde-eta",
+            "s*",
+            "exponent p",
+            "std. error",
+            "slope of 1/L per tilde-eta",
+            "slope / 3 rho^2",
+        ],
+        [
+            [
+                r["dataset"],
+                r["lr"],
+                r["s_star"],
+                r["p"],
+                r["p_se"],
+                r["slope"],
+                r["slope"] / r["slope_cap"],
+            ]
+            for r in rates
+        ],
     )
 
 
@@ -505,6 +526,8 @@ def rate_claims(claims: ClaimTable, rates: list[dict[str, Any]], fig2: str) -> d
         "other_p_min": min((r["p"] for r in others), default=None),
         "other_p_max": max((r["p"] for r in others), default=None),
         "log10_a14_min": min((r["log10_band_high"] for r in rates), default=None),
+        "slope_cap_max": max((r["slope"] / r["slope_cap"] for r in rates), default=None),
+        "slope_cap_min": min((r["slope"] / r["slope_cap"] for r in rates), default=None),
     }  # fmt: skip
 
 
@@ -535,6 +558,7 @@ def theorem41_claims(claims: ClaimTable, sweep: SweepResult, k: int, label: str)
         f"{printed:g} (the proof gives {th.THEOREM41_FACTORS['safe']:g}){extra}",
     )  # fmt: skip
     return {
+        "t41_status": claims["Theorem 4.1 rate within the printed factor"].status,
         "t41_peak": first.facts["rate peak"],
         "t41_lr": float(sweep.lrs[k]),
         "t41_s": s,
