@@ -1,9 +1,11 @@
-"""Sphinx extension: author-year labels for the bibliography.
+"""Sphinx extension: author-year citations and bibliography labels.
 
-The text cites author-year (``bibtex_reference_style: author_year``); this registers the pybtex
-style ``gdlab_authoryear`` (select it with ``bibtex_default_style``) so that the bibliography
-lists the same labels, "Krizhevsky 2009", "Lyu and Li 2020", "Cai et al. 2024", sorted by author,
-year and title. Labels that coincide get the suffixes a, b, ... ("Wu et al. 2024a").
+Registers the referencing style ``gdlab_author_year`` (select it with ``bibtex_reference_style``):
+sphinxcontrib-bibtex's author-year citations in round brackets, "Cai et al. (2024)" and
+"(Cai et al., 2024)". Registers the pybtex style ``gdlab_authoryear`` (``bibtex_default_style``)
+so that the bibliography lists the same labels, "Krizhevsky 2009", "Lyu and Li 2020",
+"Cai et al. 2024", sorted by author, year and title; labels that coincide get the suffixes
+a, b, ... ("Wu et al. 2024a").
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from pybtex.database import Entry, Person
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
 from sphinx.application import Sphinx
+from sphinxcontrib.bibtex.plugin import register_plugin as register_bibtex_plugin
+from sphinxcontrib.bibtex.style.referencing import BracketStyle
+from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
 
 
 def _last_name(person: Person) -> str:
@@ -58,7 +64,25 @@ class AuthorYearStyle(UnsrtStyle):
     default_sorting_style = "author_year_title"
 
 
+def _round() -> BracketStyle:
+    return BracketStyle(left="(", right=")")
+
+
+@dataclass
+class RoundAuthorYearStyle(AuthorYearReferenceStyle):
+    """sphinxcontrib-bibtex's author-year citations with round brackets."""
+
+    bracket_textual: BracketStyle = field(default_factory=_round)
+    bracket_parenthetical: BracketStyle = field(default_factory=_round)
+    bracket_author: BracketStyle = field(default_factory=_round)
+    bracket_label: BracketStyle = field(default_factory=_round)
+    bracket_year: BracketStyle = field(default_factory=_round)
+
+
 def setup(app: Sphinx) -> dict[str, bool]:
+    register_bibtex_plugin(
+        "sphinxcontrib.bibtex.style.referencing", "gdlab_author_year", RoundAuthorYearStyle
+    )
     register_plugin("pybtex.style.labels", "gdlab_authoryear", AuthorYearLabelStyle)
     register_plugin("pybtex.style.formatting", "gdlab_authoryear", AuthorYearStyle)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
