@@ -1,25 +1,31 @@
-"""Throughput of the GD engine against plain torch.nn + torch.optim.SGD (a script, not a test).
+"""Throughput of the GD engine in two regimes, side by side (a script, not a test).
 
-A sweep of K stepsizes for T steps on eq. (2) with the leaky softplus of Example 3.1
-(``0.5 x + 0.125 softplus(x)``), float64, CPU, trained
+Eq. (2) with the leaky softplus of Example 3.1 (``0.5 x + 0.125 softplus(x)``), float64, CPU,
+full records at every step (:func:`gdlab.stepsize.gd.train`).
 
-(a) by :func:`gdlab.stepsize.gd.train` (K runs batched, closed-form gradient, full records), and
-(b) as a user would without it: a ``torch.nn`` two-layer module of the same model and
-    ``torch.optim.SGD`` with autograd, one run after another, recording the loss each step.
+(i) The book's workload: XOR (n=4, d=2), m=20, K=16 stepsizes, T=2000 steps, one thread. The
+    engine (K runs batched, closed-form gradient) against the loop a user would write without
+    it: a ``torch.nn`` two-layer module and ``torch.optim.SGD`` with autograd, one run after
+    another, recording the loss each step. Here every step is a few dozen tiny kernels, so the
+    cost is their launches, which batching the runs and the records divides.
+(ii) A moderate problem: n=1000, d=64, m=64, K=8. The engine against its floor, the two matrix
+    products of one batched step alone (``(K m, d) x (d, n)`` and ``(K m, n) x (n, d)``), on
+    1 and 2 threads. Here the matrix products dominate and the engine's elementwise work (one
+    sigmoid per entry of Z and four cheap passes, see :class:`gdlab.stepsize.network.Evaluator`)
+    and its records are what it adds.
 
-It also times the floor: the two matrix products of one batched step alone
-(``(K m, d) x (d, n)`` and ``(K m, n) x (n, d)``). Run ``python benchmarks/gd_throughput.py``
-(``--steps 200 --k 4`` for a quick run, ``--threads 1`` to pin the thread count).
-
-Both wall-clock and CPU (process) time are reported: on a shared machine the wall clock
-includes time-slicing with other processes, while CPU time does not (for one thread it is
-the work done; with several threads it sums over them).
+Both wall-clock and CPU (process) time are reported: on a shared machine the wall clock includes
+time-slicing with other processes, while CPU time does not (on one thread it is the work done;
+on two it sums over both). Each measurement is repeated ``--repeats`` times, interleaved so that
+all see similar load, and the best is kept. ``make bench`` runs ``python
+benchmarks/gd_throughput.py``; ``--quick`` runs shorter horizons.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import platform
 import time
 from collections.abc import Callable
 
@@ -29,6 +35,8 @@ from torch import nn
 from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.gd import train
 from gdlab.stepsize.network import TwoLayerNet
+
+Timing = tuple[float, float]  # (wall seconds, CPU seconds)
 
 
 class _TwoLayer(nn.Module):
@@ -62,47 +70,75 @@ def _naive_sweep(W0, a, X, y, lrs, steps) -> list[list[float]]:
     return losses
 
 
-def _timed(fn: Callable[[], object]) -> tuple[tuple[float, float], object]:
+def _timed(fn: Callable[[], object]) -> tuple[Timing, object]:
     """``((wall seconds, CPU seconds), fn())``."""
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
     return (time.perf_counter() - wall, time.process_time() - cpu), out
 
 
-def _floor(K: int, m: int, n: int, d: int, reps: int) -> tuple[float, float]:
-    """(wall, CPU) seconds of the two matrix products of one batched step."""
+def _best(timings: list[Timing]) -> Timing:
+    return min(t[0] for t in timings), min(t[1] for t in timings)
+
+
+def _floor(K: int, m: int, n: int, d: int, steps: int) -> Callable[[], None]:
+    """The two matrix products of one batched step, ``steps`` times."""
     gen = torch.Generator().manual_seed(0)
     W = torch.randn(K * m, d, generator=gen, dtype=torch.float64)
     XT = torch.randn(d, n, generator=gen, dtype=torch.float64)
     D = torch.randn(K * m, n, generator=gen, dtype=torch.float64)
     X = XT.T.contiguous()
-    torch.mm(W, XT), torch.mm(D, X)  # warm-up
 
     def run() -> None:
-        for _ in range(reps):
+        for _ in range(steps):
             torch.mm(W, XT)
             torch.mm(D, X)
 
-    (wall, cpu), _ = _timed(run)
-    return wall / reps, cpu / reps
+    return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000, help="GD steps T (default 2000)")
-    parser.add_argument("--k", type=int, default=8, help="number of stepsizes K (default 8)")
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--d", type=int, default=64)
-    parser.add_argument("--m", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as is)")
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="time (a), (b), floor this often; keep the best"
-    )
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    K, T, n, d, m = args.k, args.steps, args.n, args.d, args.m
+def _with_threads(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(previous)
 
+    return run
+
+
+def book_workload(steps: int, repeats: int) -> None:
+    """Regime (i): the engine against torch.nn + SGD on XOR, one thread."""
+    X = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]], dtype=torch.float64)
+    X = X / math.sqrt(2)
+    y = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64)
+    net = TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), 20)
+    W0 = net.init(1, 2, scale=0.1, seed=0)
+    lrs = torch.logspace(-1, 1, 16, dtype=torch.float64)
+    engine = _with_threads(1, lambda: train(net, X, y, lrs, steps, W0, device="cpu"))
+    naive = _with_threads(1, lambda: _naive_sweep(W0[0], net.a, X, y, lrs, steps))
+    engine()  # warm-up
+    times: dict[str, list[Timing]] = {"engine": [], "naive": []}
+    for _ in range(repeats):
+        t, traj = _timed(engine)
+        times["engine"].append(t)
+        t, losses = _timed(naive)
+        times["naive"].append(t)
+    # Same model and GD: the last losses of the loop are those of the engine one step earlier.
+    gap = max(abs(run[-1] - float(traj.risk[k, -2])) for k, run in enumerate(losses))
+    (ew, ec), (nw, nc) = _best(times["engine"]), _best(times["naive"])
+    print(f"(i) book workload: XOR n=4 d=2, m=20, K=16 stepsizes, T={steps}, 1 thread")
+    print(f"    {'':22s} {'wall s':>9s} {'CPU s':>9s} {'us/step wall':>13s} {'us/step CPU':>12s}")
+    for label, w, c in (("engine (gd.train)", ew, ec), ("torch.nn + SGD loop", nw, nc)):
+        print(f"    {label:22s} {w:9.3f} {c:9.3f} {w / steps * 1e6:13.1f} {c / steps * 1e6:12.1f}")
+    print(f"    engine speed-up: {nw / ew:.1f}x wall, {nc / ec:.1f}x CPU; max |loss gap| {gap:.1e}")
+
+
+def moderate_problem(steps: int, repeats: int) -> None:
+    """Regime (ii): the engine against its two-matrix-product floor, on 1 and 2 threads."""
+    K, n, d, m = 8, 1000, 64, 64
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=gen, dtype=torch.float64)
     X = X / X.norm(dim=1, keepdim=True)
@@ -110,31 +146,42 @@ def main() -> None:
     net = TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), m)
     W0 = net.init(1, d, scale=0.1, seed=0)
     lrs = torch.logspace(-1, 2, K, dtype=torch.float64)
-    print(
-        f"K={K} stepsizes, T={T} steps, n={n}, d={d}, m={m}, float64, CPU, "
-        f"threads={torch.get_num_threads()}, torch {torch.__version__}"
-    )
-
-    train(net, X, y, lrs, 5, W0, device="cpu")  # warm-up
-    best = {key: [math.inf, math.inf] for key in ("engine", "naive", "floor")}
-    for _ in range(args.repeats):  # interleaved, so that all three see similar machine load
-        times = {}
-        times["engine"], traj = _timed(lambda: train(net, X, y, lrs, T, W0, device="cpu"))
-        times["naive"], losses = _timed(lambda: _naive_sweep(W0[0], net.a, X, y, lrs, T))
-        floor = _floor(K, m, n, d, reps=max(20, T // 10))
-        times["floor"] = (floor[0] * T, floor[1] * T)  # as if for T steps
-        for key, (wall, cpu) in times.items():
-            best[key] = [min(best[key][0], wall), min(best[key][1], cpu)]
-    # Same model and GD: the last losses of (b) are those of (a) one step earlier.
-    gap = max(abs(run[-1] - float(traj.risk[k, -2])) for k, run in enumerate(losses))
-    print(f"max |loss gap| between (a) and (b): {gap:.1e}")
-    for i, clock in enumerate(("wall", "CPU")):
-        engine, naive, floor = (best[key][i] for key in ("engine", "naive", "floor"))
-        print(
-            f"[{clock:4s}] (a) engine {T / engine:7.1f} sweep-steps/s | "
-            f"(b) nn+SGD {T / naive:7.1f} sweep-steps/s | (a)/(b) speed-up {naive / engine:.2f}x | "
-            f"floor {floor / T * 1e3:.2f} ms/step | engine/floor {engine / floor:.2f}x"
+    print(f"(ii) moderate problem: n={n} d={d} m={m} K={K}, T={steps}")
+    print(f"    {'':36s} {'ms/step wall':>13s} {'ms/step CPU':>12s}")
+    for threads in (1, 2):
+        engine = _with_threads(
+            threads, lambda t=threads: train(net, X, y, lrs, steps, W0, device="cpu", threads=t)
         )
+        floor = _with_threads(threads, _floor(K, m, n, d, steps))
+        engine(), floor()  # warm-up
+        times: dict[str, list[Timing]] = {"engine": [], "floor": []}
+        for _ in range(repeats):
+            times["engine"].append(_timed(engine)[0])
+            times["floor"].append(_timed(floor)[0])
+        (ew, ec), (fw, fc) = _best(times["engine"]), _best(times["floor"])
+        for label, w, c in (("engine", ew, ec), ("floor (2 matrix products)", fw, fc)):
+            row = f"{w / steps * 1e3:13.3f} {c / steps * 1e3:12.3f}"
+            print(f"    {threads} thread{'s' if threads > 1 else ' '} {label:26s} {row}")
+        print(
+            f"    {threads} thread{'s' if threads > 1 else ' '} engine/floor: "
+            f"{ew / fw:.2f}x wall, {ec / fc:.2f}x CPU"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="keep the best of (default 3)")
+    parser.add_argument("--quick", action="store_true", help="T=500 and T=50 (a smoke run)")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats={args.repeats} must be >= 1")
+    print(
+        f"float64, CPU {platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads available, "
+        f"best of {args.repeats}"
+    )
+    book_workload(500 if args.quick else 2000, args.repeats)
+    moderate_problem(50 if args.quick else 200, args.repeats)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 import torch
 from ulp import assert_ulp_close
 
+from gdlab.stepsize import gd, network
 from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.gd import margin_statistics, train
 from gdlab.stepsize.network import TwoLayerNet, risk_and_grad
@@ -159,14 +160,29 @@ def test_recorded_steps() -> None:
         assert traj.risk.shape == (2, len(expected))
 
 
-@pytest.mark.parametrize(("n", "activation"), [(7, "leaky_gelu"), (11, "leaky_softplus_ex31")])
-def test_a_record_does_not_depend_on_the_recording_or_the_restarts(n: int, activation: str) -> None:
-    """Regression: records used to be reduced in batches of recorded steps, so a step's values
-    depended on its position in the batch (vectorised kernels take a scalar path for the last
-    elements: 1-ulp differences in exp/log1p), and a run restarted from ``w_final`` recorded its
-    boundary step differently from the whole run. Every record is now the same sequence of
-    kernel calls on tensors of the same shapes, so the values are bit-identical. (These two
+@pytest.mark.parametrize(
+    ("n", "activation", "batch", "product_form"),
+    [
+        (7, "leaky_gelu", 256, False),
+        (11, "leaky_softplus_ex31", 256, False),
+        (11, "leaky_softplus_ex31", 3, True),
+        (13, "leaky_tanh", 5, False),
+    ],
+)
+def test_a_record_does_not_depend_on_the_recording_or_the_restarts(
+    n: int, activation: str, batch: int, product_form: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: records used to be reduced in batches of recorded steps with a record's
+    margins wherever they fell, so a step's values depended on its position in the batch
+    (vectorised kernels take a scalar path for the last elements: 1-ulp differences in
+    exp/log1p), and a run restarted from ``w_final`` recorded its boundary step differently
+    from the whole run. Records are batched again (up to ``batch`` per reduction) with every
+    record's margins in an aligned, padded block, so the values are bit-identical whatever the
+    batch, the recording and the restarts, in both forms of the evaluator. (The first two
     settings showed the old 1-ulp differences with both AVX2 and AVX-512 kernels.)"""
+    monkeypatch.setattr(gd, "_RECORD_BATCH", batch)
+    if product_form:
+        monkeypatch.setattr(network, "PRODUCT_FORM_MIN_ENTRIES", 1)
     net = TwoLayerNet.balanced(get_activation(activation), 4)
     X, y = _separable(n=n, d=3, seed=0)
     kwargs = {"device": "cpu", "w_star": torch.tensor([1.0, 0.0, 0.0], dtype=F64)}
@@ -185,6 +201,117 @@ def test_a_record_does_not_depend_on_the_recording_or_the_restarts(n: int, activ
             assert torch.equal(getattr(part, key), getattr(whole, key)[:, start : stop + 1]), key
         W, start = part.w_final, stop
     assert torch.equal(W, whole.w_final)
+
+
+# Records of two runs computed by the engine at commit 5339f48 (before records were batched
+# again and before the product form), on an AVX-512 CPU: XOR (two-kernel form, lr 1 and 8,
+# steps 0/20/40) and the moderate problem of benchmarks/gd_throughput.py (K m n = 128000, the
+# product form now; lr 1 and 10, steps 0/10/20).
+_RECORDS_AT_5339F48 = {
+    "xor": {
+        "risk": [
+            [0.693157100610714, 0.6931549427493413, 0.6931528740572435],
+            [0.693157100610714, 0.6931419250845211, 0.6931299734875598],
+        ],
+        "log_risk": [
+            [-0.36649860907602516, -0.36650172217221866, -0.3665047066350815],
+            [-0.36649860907602516, -0.36652050265874037, -0.3665377454477976],
+        ],
+        "grad_norm_sq": [
+            [1.1019189456438394e-07, 1.0554435134753864e-07, 1.0127946837455612e-07],
+            [1.1019189456438394e-07, 8.20868731883022e-08, 6.873590351569262e-08],
+        ],
+        "param_norm": [
+            [0.6060953470039018, 0.6055096809842044, 0.605063055732291],
+            [0.6060953470039018, 0.6049517933456768, 0.6108606811154101],
+        ],
+        "min_margin": [
+            [-0.013372155101216006, -0.012928755586730529, -0.012503270796035231],
+            [-0.013372155101216006, -0.01026912745229226, -0.008044011261609724],
+        ],
+        "v": [
+            [-1.985720458252548e-05, -1.5545908813701206e-05, -1.1412934842975553e-05],
+            [-1.985720458252548e-05, 1.0458473143402662e-05, 3.432432865746665e-05],
+        ],
+        "G": [
+            [0.499997691305907, 0.49999714992608124, 0.499996610881841],
+            [0.499997691305907, 0.49999340676374276, 0.49998913906342124],
+        ],
+        "F": [
+            [1.0000489150110867, 1.000042448951244, 1.000036330249967],
+            [1.0000489150110867, 1.0000053505048965, 0.9999746148911683],
+        ],
+    },
+    "moderate": {
+        "risk": [
+            [0.6929524413233169, 0.6928167190289578, 0.6926810541699815],
+            [0.6929524413233169, 0.6915976711965719, 0.6902486229512493],
+        ],
+        "log_risk": [
+            [-0.36679390938627154, -0.3669897894775245, -0.3671856250277994],
+            [-0.36679390938627154, -0.3687508924479417, -0.3707034231738646],
+        ],
+        "grad_norm_sq": [
+            [1.357495839899216e-05, 1.3569213657032037e-05, 1.356347144904576e-05],
+            [1.357495839899216e-05, 1.3517619297269438e-05, 1.3460533379361015e-05],
+        ],
+        "param_norm": [
+            [6.377094249657999, 6.377494280518763, 6.378106945429922],
+            [6.377094249657999, 6.390637381752414, 6.425179701653187],
+        ],
+        "min_margin": [
+            [-0.024224309745080518, -0.024248650056387943, -0.024272961221911086],
+            [-0.024224309745080518, -0.024466533377503003, -0.024705851491235616],
+        ],
+        "v": [
+            [0.00018726411265572468, 0.00032293976527144767, 0.0004585292757027799],
+            [0.00018726411265572468, 0.0015402779858597392, 0.002884715858468642],
+        ],
+        "G": [
+            [0.4998987564637125, 0.4998308708334074, 0.49976299958410914],
+            [0.4998987564637125, 0.49922048328189106, 0.49854365220737046],
+        ],
+        "F": [
+            [0.9996260132507204, 0.9993546626724408, 0.9990834842545004],
+            [0.9996260132507204, 0.996919980164394, 0.9942310343957023],
+        ],
+    },
+}
+
+
+def _benchmark_problem() -> tuple[TwoLayerNet, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(1000, 64, generator=gen, dtype=F64)
+    X = X / X.norm(dim=1, keepdim=True)
+    y = torch.where(X[:, 0] + 0.3 * X[:, 1] >= 0, 1.0, -1.0).to(F64)
+    return TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), 64), X, y
+
+
+def test_records_agree_with_the_previous_engine_in_ulps() -> None:
+    """The batched records and the product form change results by float64 rounding only.
+
+    Bounds: the step is the same computation on XOR (two-kernel form), so parameters agree and
+    each series differs by the rounding of its own reduction: risk and G are means of 4 terms
+    (a few ulps), log L is now log of the mean instead of a log-sum-exp of logs (8 ulps). On the
+    moderate problem f is the product form (within 4 ulps of its terms, see
+    test_network.py) and every series is a sum of 1000 terms, each with an ulp of its own:
+    32 ulps covers the measured 17 (log L near log 2)."""
+    runs = {
+        "xor": train(
+            TwoLayerNet.balanced(get_activation("leaky_softplus_ex31"), 20),
+            XOR_X / math.sqrt(2),
+            XOR_Y,
+            [1.0, 8.0],
+            40,
+            device="cpu",
+            record_every=20,
+        ),
+        "moderate": train(*_benchmark_problem(), [1.0, 10.0], 20, device="cpu", record_every=10),
+    }
+    for name, bound in (("xor", 8), ("moderate", 32)):
+        for key, old in _RECORDS_AT_5339F48[name].items():
+            why = f"{name} {key}: rounding of the reductions and of f (docstring)"
+            assert_ulp_close(getattr(runs[name], key), torch.tensor(old, dtype=F64), bound, why)
 
 
 def test_optional_records() -> None:
@@ -301,6 +428,31 @@ def test_margin_statistics() -> None:
     assert stats["min_margin"].tolist() == [0.0, 800.0]
     assert float(stats["G"][0]) == pytest.approx((0.5 + 1 / (1 + math.e)) / 2, rel=1e-15)
     assert float(stats["F"][0]) == pytest.approx((1 + math.exp(-1)) / 2, rel=1e-15)
+    # A zero margin of either sign is on the boundary: 1/(1 + e^0) = 1/2 (G counts -0 as the
+    # negative side of its sign split, and its t = 1/2 with it).
+    signed_zeros = margin_statistics(torch.tensor([[-0.0, 0.0]], dtype=F64))
+    assert float(signed_zeros["G"][0]) == 0.5 and float(signed_zeros["risk"][0]) == math.log(2)
+    # Underflowing risks (all q > 745): log L from the log-sum-exp branch, exact to rounding.
+    assert float(stats["log_risk"][1]) == pytest.approx(-800 - math.log(2), rel=1e-15)
+    assert float(stats["F"][1]) == float(stats["risk"][1]) == 0.0
+
+
+def test_margin_statistics_of_padded_rows() -> None:
+    """+inf padding adds nothing; a row's statistics do not depend on the rows reduced with it
+    (the batched records rely on this, bitwise, with rows padded to 16 entries)."""
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randn(37, 5, 11, generator=gen, dtype=F64) * 20
+    padded = torch.full((37, 5, 16), math.inf, dtype=F64)
+    padded[..., :11] = q
+    together = margin_statistics(padded, 11)
+    plain = margin_statistics(q)
+    for key, value in together.items():
+        # Sums over 16 entries instead of 11 (five exact zeros): another summation order,
+        # a few ulps; 8 bounds a sum of 11 terms with one rounding each.
+        assert_ulp_close(value, plain[key], 8, f"{key}: summation order of 11 terms")
+        for rows in (slice(0, 1), slice(5, 6), slice(36, 37), slice(3, 20)):
+            alone = margin_statistics(padded[rows].clone(), 11)[key]
+            assert torch.equal(alone, value[rows]), (key, rows)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

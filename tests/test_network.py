@@ -8,6 +8,7 @@ import pytest
 import torch
 from ulp import assert_ulp_close
 
+from gdlab.stepsize import network
 from gdlab.stepsize.activations import ACTIVATION_NAMES, Activation, get_activation
 from gdlab.stepsize.network import (
     TwoLayerNet,
@@ -177,3 +178,66 @@ def test_assumption1_lipschitz_constant_is_attained() -> None:
     w = torch.randn(1, 4, 2, dtype=F64, requires_grad=True)
     (grad,) = torch.autograd.grad(net.forward(w, x).sum(), w)
     assert float(grad.norm()) == pytest.approx(net.assumption1_constants(1.0)[0], rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("name", "signs", "dtype"),
+    [
+        ("leaky_softplus_ex31", [1.0] * 40 + [-1.0] * 40, F64),  # 2 equal blocks: one reduction
+        ("leaky_softplus", [1.0] * 100 + [-1.0] * 50, F64),  # blocks of 64, 36 and 50
+        ("leaky_softplus_half", [1.0, -1.0] * 6, F64),  # 12 blocks of one neuron
+        ("leaky_softplus_ex31", [1.0] * 40 + [-1.0] * 40, torch.float32),
+    ],
+)
+def test_product_form_agrees_with_the_per_entry_softplus(
+    name: str, signs: list[float], dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product form of f (one log per block of neurons) against softplus per entry, on
+    pre-activations from 1e-3 to 1e2 in size; the gradient is the same computation in both.
+
+    f is compared in ulps of the scale of its terms, ``(b/m) sum_j |a_j phi(z_j)|`` (f itself
+    may cancel to 0): each form is within about m ulps of that scale (a sum of m terms; a
+    block's log carries ``|B| + 1`` ulps of 1, and ``|phi| >= c |z|`` with ``c >= 1/2``), so
+    they stay within 2m; measured up to 4."""
+    net = TwoLayerNet(get_activation(name), torch.tensor(signs), b=1.5)
+    m = net.m
+    gen = torch.Generator().manual_seed(m)
+    X = _unit_ball(30, 5, m).to(dtype)
+    y = torch.where(X[:, 0] >= 0, 1.0, -1.0).to(dtype)
+    scales = torch.logspace(-3, 2, 4, dtype=F64).view(4, 1, 1)
+    W = (torch.randn(4, m, 5, generator=gen, dtype=F64) * scales).to(dtype)
+    ev = network.Evaluator(net, X, y)
+    per_entry_q, per_entry_grad = ev.margins_and_grad(W)
+    monkeypatch.setattr(network, "PRODUCT_FORM_MIN_ENTRIES", 1)
+    assert ev.product_form
+    product_q, product_grad = ev.margins_and_grad(W)
+    terms = (net.activation.phi(W @ X.T).abs().sum(1) * (net.b / m)).to(dtype)
+    eps = torch.finfo(dtype).eps
+    ulps = ((product_q - per_entry_q).abs() / (terms * eps)).max()
+    assert float(ulps) <= 2 * m, f"{float(ulps):.3g} ulps of the terms' scale"
+    # The gradient differs only through r = l'(q) y / n: within 2m ulps of q, relative to the
+    # largest entry of each run's gradient.
+    scale = per_entry_grad.abs().amax(dim=(1, 2), keepdim=True)
+    assert float(((product_grad - per_entry_grad).abs() / (scale * eps)).max()) <= 2 * m
+
+
+def test_product_form_only_where_it_is_exact_and_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not for plain softplus (c = 0: a neuron far below 0 contributes e^z, which only the
+    per-entry form resolves), not for other shapes, and not on tensors that need gradients
+    (its buffers are written in place): autograd through ``forward`` still works."""
+    X = _unit_ball(8, 3, 0)
+
+    def product_form(name: str, signs: torch.Tensor | None = None) -> bool:
+        act = get_activation(name)
+        net = TwoLayerNet.balanced(act, 4) if signs is None else TwoLayerNet(act, signs)
+        return network.Evaluator(net, X).product_form
+
+    assert product_form("leaky_softplus") and product_form("leaky_softplus_ex31")
+    assert not product_form("softplus") and not product_form("leaky_gelu")
+    assert not product_form("leaky_softplus", torch.tensor([1.0, -1.0] * 9))  # 18 blocks
+    monkeypatch.setattr(network, "PRODUCT_FORM_MIN_ENTRIES", 1)
+    net = TwoLayerNet.balanced(get_activation("leaky_softplus"), 4)
+    W = torch.randn(2, 4, 3, dtype=F64, requires_grad=True)
+    (grad,) = torch.autograd.grad(net.forward(W, X).sum(), W)
+    (naive,) = torch.autograd.grad(_naive_f(net, W, X).sum(), W)
+    torch.testing.assert_close(grad, naive, rtol=1e-13, atol=1e-15)  # same sums reordered

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -37,8 +37,6 @@ from gdlab.stepsize.network import (
     TwoLayerNet,
     check_data,
     check_input_scale,
-    log_logistic_loss,
-    logistic_loss,
 )
 from gdlab.stepsize.trajectory import Trajectory
 
@@ -56,34 +54,77 @@ _MARGIN_KEYS = ("risk", "log_risk", "min_margin", "G", "F")
 _PARAM_KEYS = ("grad_norm_sq", "v", "param_norm")
 # Series of a Trajectory besides those: normalized_margin, and w_star_inner when asked for.
 _SERIES_COUNT = len(_MARGIN_KEYS) + len(_PARAM_KEYS) + 1
+# Records are reduced together, at most this many at once and with at most this many buffered
+# margins (2 MiB in float64) ...
+_RECORD_BATCH = 256
+_RECORD_ENTRIES = 1 << 18
+# ... with the margins of a record padded to blocks whose sides are multiples of 16: twice the
+# widest vector of doubles (AVX-512), the unit of torch's unrolled vectorised loops.
+_LANES = 16
 
 
 class NonFiniteRecordError(FloatingPointError, RuntimeError):
     """A GD run left the float range: a recorded series or the final parameters are inf/NaN."""
 
 
-def margin_statistics(q: Tensor) -> dict[str, Tensor]:
-    """Risk statistics of margins ``q`` (..., n), reduced over the last axis.
+def margin_statistics(
+    q: Tensor, n: int | None = None, work: tuple[Tensor, Tensor, Tensor] | None = None
+) -> dict[str, Tensor]:
+    """Risk statistics of margins ``q`` (..., N), reduced over the last axis.
 
-    Returns ``risk`` ``L = mean l(q_i)`` (eq. 1), ``log_risk`` (``log L`` as a log-sum-exp of
-    ``log l(q_i)``, finite even when L underflows), ``min_margin`` ``q_min``, ``G`` (mean of
-    ``1/(1 + e^{q_i})``, App. C) and ``F`` (mean of ``e^{-q_i}``, saturated at
-    ``torch.finfo(q.dtype).max`` where the true value exceeds the float range, i.e. ``q_min``
-    below about -709 in float64 or -88 in float32: the saturated value still bounds ``L <= F``).
+    Returns ``risk`` ``L = mean l(q_i)`` (eq. 1), ``log_risk`` (``log L``, finite even when L
+    underflows), ``min_margin`` ``q_min``, ``G`` (mean of ``1/(1 + e^{q_i})``, App. C) and
+    ``F`` (mean of ``e^{-q_i}``, saturated at ``torch.finfo(q.dtype).max`` where the true value
+    exceeds the float range, i.e. ``q_min`` below about -709 in float64 or -88 in float32: the
+    saturated value still bounds ``L <= F``). ``n`` (default N) is the number of margins when
+    the last ``N - n`` entries of every row are ``+inf`` padding, which adds 0 to every sum and
+    nothing to the minimum; means divide by n. ``work``: two float tensors and a bool tensor
+    shaped like q for the temporaries (default: allocated).
+
+    Per margin, one exp and one log1p give the loss and G: with ``e = e^{-|q|}``,
+    ``l(q) = log1p(e) + max(-q, 0)`` (the two sums are of nonnegative terms) and, with
+    ``t = e/(1 + e) = sigma(-|q|)``, ``sum_i 1/(1 + e^{q_i}) = N_- + sum_i sign(q_i) t_i``,
+    ``N_-`` the number of margins with the sign bit set (-0 included, as for ``sign``); each
+    ``t_i`` is at most the term it stands for, so the sum keeps its relative accuracy. One more
+    exp gives ``e^{q_min - q} <= 1`` for ``log F = -q_min + log mean e^{q_min - q}``.
+    ``log L`` is ``log`` of the mean when ``L`` is at least the square root of the smallest
+    normal float (``1.5e-154`` in float64, ``1.1e-19`` in float32); below, every ``l(q_i) <=
+    n L``, so ``q_i`` exceeds 350 (float64) or 40 (float32) less ``log n``, where
+    ``log l(q) = -q - e^{-q}/2`` is ``-q`` to rounding: ``log L = log F``.
     """
-    log_n = math.log(q.shape[-1])
-    f_max = torch.finfo(q.dtype).max
-    # Paired reductions (one log-sum-exp, one mean for two series) keep a record's kernel count
-    # low: the engine reduces every record on its own.
-    lse = torch.logsumexp(torch.stack((log_logistic_loss(q), q.neg())), -1).sub_(log_n)
-    means = torch.stack((logistic_loss(q), torch.sigmoid(q.neg()))).mean(-1)
+    n = q.shape[-1] if n is None else n
+    first, second, negative = work or (
+        torch.empty_like(q),
+        torch.empty_like(q),
+        torch.empty_like(q, dtype=torch.bool),
+    )
+    torch.signbit(q, out=negative)
+    e = torch.abs(q, out=first).neg_().exp_()
+    positive_part = torch.clamp_max(q, 0.0, out=second).sum(-1)
+    risk = torch.log1p(e, out=second).sum(-1).sub_(positive_part).div_(n)
+    t = e.div_(torch.add(e, 1.0, out=second))  # sigma(-|q|)
+    g = torch.copysign(t, q, out=second).sum(-1).add_(negative.sum(-1)).div_(n)
+    q_min = q.amin(-1, keepdim=True)
+    shift = q_min.nan_to_num(posinf=0.0, neginf=0.0)  # an infinite margin: no shift
+    tail = torch.sub(shift, q, out=first).exp_().sum(-1)
+    log_mean_exp = _aligned(torch.log, tail).sub_(shift.squeeze(-1) + math.log(n))
+    direct = risk >= math.sqrt(torch.finfo(q.dtype).tiny)
     return {
-        "risk": means[0],
-        "log_risk": lse[0],
-        "min_margin": q.amin(-1),
-        "G": means[1],
-        "F": lse[1].exp().clamp_max(f_max),
+        "risk": risk,
+        "log_risk": torch.where(direct, _aligned(torch.log, risk), log_mean_exp),
+        "min_margin": q_min.squeeze(-1),
+        "G": g,
+        "F": _aligned(torch.exp, log_mean_exp).clamp_max(torch.finfo(q.dtype).max),
     }
+
+
+def _aligned(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """``fn(x)`` for an elementwise ``fn``, evaluated with the last axis padded to a multiple of
+    :data:`_LANES`: every row then starts a vector block and none falls in a scalar tail, so a
+    row's values do not depend on how many rows are evaluated with it."""
+    width = x.shape[-1] if x.ndim else 1
+    padded = torch.nn.functional.pad(x.reshape(*x.shape[:-1], width), (0, _padded(width) - width))
+    return fn(padded)[..., :width].reshape(x.shape)
 
 
 def _ratio(num: Tensor, den: Tensor) -> Tensor:
@@ -403,12 +444,24 @@ def _float32_resolution_lost_at(traj: Trajectory) -> list[int | None]:
 
 
 class _Recorder:
-    """Per-step records of a GD batch, written into preallocated device tensors.
+    """Per-step records of a GD batch, buffered on the run's device and reduced in batches.
 
-    Each record is reduced on its own, when it is taken, by the same operations on tensors of
-    the same shapes, whatever its step: batching records into one larger reduction would give
-    a record different float rounding depending on its position in the batch (vectorised
-    elementwise kernels evaluate the last elements of a tensor by a scalar path).
+    Taking a record writes the margins ``q`` (K, n) into the next slot of a buffer and the inner
+    products of ``(grad, W, bar-w_*)`` (one batched product) into another: four kernel
+    launches and no host synchronisation. Every ``C`` records, and at the end, the buffered
+    margins are reduced together by :func:`margin_statistics` (about thirty kernels for up to
+    :data:`_RECORD_BATCH` records).
+
+    A record's values do not depend on its slot or on how many records are reduced with it, so
+    a run recorded sparsely or restarted from ``w_final`` records the same values: the inner
+    products are one product of same-shaped tensors per record; the reductions run row by row
+    along the last axis; sums of two numbers, products and quotients are correctly rounded
+    wherever they are evaluated; and the transcendental functions (exp, log, log1p), whose
+    vectorised and scalar tail paths round differently, see every record's block at the same
+    alignment and never in a tail: the margins of a record are padded with ``+inf`` to rows of
+    ``n_pad`` entries, the reduced values to ``K_pad`` (both multiples of :data:`_LANES`), and
+    the reductions run on one thread (a parallel split could cut a block). Per-neuron margins
+    are computed at the step itself, each by the same kernels on tensors of the same shapes.
     """
 
     def __init__(
@@ -422,30 +475,54 @@ class _Recorder:
         w_star: Tensor | None,
     ) -> None:
         kw = {"device": X.device, "dtype": X.dtype}
-        self.s, self.K = 0, K
-        self.act, self.X, self.y, self.w_star = net.activation, X, y, w_star
+        (n, d), m = X.shape, net.m
+        self.s, self.S, self.K, self.n = 0, S, K, n
+        self.act, self.X, self.y = net.activation, X, y
         self.a = net.a.to(**kw)
         self.keys = (
             *_MARGIN_KEYS,
             *_PARAM_KEYS,
             *(("w_star_inner",) if w_star is not None else ()),
         )
+        rows = 2 if w_star is None else 3
+        self.C = max(1, min(_RECORD_BATCH, S, _RECORD_ENTRIES // (K * _padded(n))))
+        self.q = torch.full((self.C, K, _padded(n)), math.inf, **kw)
+        self.work = (
+            torch.empty_like(self.q),
+            torch.empty_like(self.q),
+            torch.empty_like(self.q, dtype=torch.bool),
+        )
+        self.V = torch.empty(K, rows, m * d, **kw)  # grad, W and bar-w_* = (a_j w_*)_j
+        if w_star is not None:
+            self.V[:, 2] = (self.a.unsqueeze(-1) * w_star).reshape(-1)
+        self.gram = torch.empty(self.C, K, rows, rows, **kw)
         self.out = torch.empty(S, len(self.keys), K, **kw)
-        self.neuron = torch.empty(S, 2, K, net.m, **kw) if per_neuron else None
+        self.neuron = torch.empty(S, 2, K, m, **kw) if per_neuron else None
+        self.one_thread = X.device.type == "cpu" and torch.get_num_threads() > 1
 
     def record(self, neg_q: Tensor, grad: Tensor, W: Tensor) -> None:
-        """Store the next recorded step: margins ``-neg_q`` (K, n), gradient and W (K, m, d)."""
-        stats = margin_statistics(neg_q.neg())
-        V = torch.stack((grad, W), 1).view(self.K, 2, -1)
-        gram = torch.bmm(V, V.mT).view(self.K, 4)  # <g,g>, <g,w>, <w,g>, <w,w>
-        values = [stats[key] for key in _MARGIN_KEYS]
-        values += [gram[:, 0], gram[:, 1].neg(), gram[:, 3].sqrt()]
-        if self.w_star is not None:
-            values.append(torch.matmul(torch.matmul(W, self.w_star), self.a))
-        torch.stack(values, out=self.out[self.s])
+        """Take the next record: margins ``-neg_q`` (K, n), gradient and W (K, m, d)."""
+        slot, K = self.s % self.C, self.K
+        torch.neg(neg_q, out=self.q[slot, :, : self.n])
+        self.V[:, 0].copy_(grad.view(K, -1))
+        self.V[:, 1].copy_(W.view(K, -1))
+        torch.bmm(self.V, self.V.mT, out=self.gram[slot])
         if self.neuron is not None:
             self.neuron[self.s] = _neuron_margins(self.act, W, self.X, self.y, self.a)
         self.s += 1
+        if slot + 1 == self.C or self.s == self.S:
+            with _cpu_threads(1 if self.one_thread else None):
+                self._reduce(slot + 1)
+
+    def _reduce(self, filled: int) -> None:
+        """Reduce the ``filled`` buffered records into rows ``s - filled .. s - 1``."""
+        stats = margin_statistics(self.q[:filled], self.n, [w[:filled] for w in self.work])
+        gram = self.gram[:filled]
+        values = [stats[key] for key in _MARGIN_KEYS]
+        values += [gram[..., 0, 0], gram[..., 0, 1].neg(), gram[..., 1, 1].sqrt()]
+        if len(self.keys) > len(values):
+            values.append(gram[..., 1, 2])
+        torch.stack(values, 1, out=self.out[self.s - filled : self.s])
 
     def series(self) -> dict[str, Tensor]:
         """The recorded series as (K, S) (per-neuron: (K, S, m)) CPU tensors."""
@@ -456,6 +533,11 @@ class _Recorder:
             margins = self.neuron.permute(1, 2, 0, 3).contiguous().cpu()
             series["neuron_margins"], series["neuron_linear_margins"] = margins[0], margins[1]
         return series
+
+
+def _padded(size: int) -> int:
+    """``size`` rounded up to a multiple of :data:`_LANES`."""
+    return -(-size // _LANES) * _LANES
 
 
 def _neuron_margins(act: Activation, W: Tensor, X: Tensor, y: Tensor, a: Tensor) -> Tensor:
