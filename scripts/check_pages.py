@@ -65,9 +65,9 @@ const settle = (status) => document.fonts.ready.then(() => done(status));
 const poll = () => {
   if (document.readyState !== 'complete') return setTimeout(poll, 25);
   const usesMathJax = [...document.scripts].some((s) => /mathjax/i.test(s.src));
-  if (!usesMathJax) return settle('none');
+  if (!usesMathJax) return settle('not loaded by the page');
   const mj = window.MathJax;
-  if (!mj || !mj.startup || !mj.startup.promise) return settle('missing');
+  if (!mj || !mj.startup || !mj.startup.promise) return settle('did not load');
   mj.startup.promise.then(() => settle('ok'), (e) => settle('failed: ' + e));
 };
 poll();
@@ -382,8 +382,8 @@ def check_page(
     except TimeoutException:
         status = "timed out"
     content = driver.execute_script(COMMON_JS + CONTENT_JS)
-    if status != "ok" and (status != "none" or content["mathElements"]):
-        add("mathjax", f"math on the page but MathJax {status}", widths[0])
+    if status != "ok" and (status != "not loaded by the page" or content["mathElements"]):
+        add("mathjax", f"MathJax {status}", widths[0])
     for error in content["mathErrors"]:
         add("mathjax", error, widths[0])
     for text in content["tex"]:
