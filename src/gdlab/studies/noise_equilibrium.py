@@ -198,6 +198,9 @@ BALANCE_TOL = 0.02
 #: GD with weight decay is norm-balanced: its imbalance contracts by (1 - 2 eta gamma)^(2T) over
 #: the run (the note gives the factor); the ratio may differ from 1 by 1e-3.
 GD_BALANCE_TOL = 1e-3
+#: What a statistic of the runs needs when it is not finite (a run diverged: see the
+#: divergence claims).
+NO_DIVERGENCE = "runs that do not diverge"
 #: GD from Kaiming keeps its initial sharpness (charges frozen, (D2)): at least an order of
 #: magnitude above the SGD equilibrium.
 SHARP_FACTOR = 10.0
@@ -293,6 +296,7 @@ def _orbit(config: Config, ctx: RunContext, out: Result) -> None:
     )
     a = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
     sgd, gd = (Run.from_arrays(arrays, m) for m in ("sgd", "gd"))
+    _count_diverged(out, "orbit", sgd, gd)
     z_lemma = z_score(a["lemma.mc"], a["lemma.exact"], a["lemma.se"])
     src = "Lemma B.1"
     out.claims.add(
@@ -345,6 +349,7 @@ def _orbit(config: Config, ctx: RunContext, out: Result) -> None:
         "Theorem 4.3, Remark 4.4",
         abs(lam0 - lam_star) / lam0_se,
         critical_z(1, dof, alpha),
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"|z| of the extrapolated orbit coordinate {lam0:.4f} +- {lam0_se:.4f} against "
         f"lambda* = {lam_star:.4f} ({cfg['replicas']} replicas x {blocks} blocks)",
@@ -355,6 +360,7 @@ def _orbit(config: Config, ctx: RunContext, out: Result) -> None:
         "(D2), Remark 4.4",
         gd_lam,
         0.0,
+        needs=NO_DIVERGENCE,
         relation="==",
         tol=ORBIT_GD_TOL,
         tol_reason="float64 rounding of the orbit coordinate (the gradient is exactly 0)",
@@ -486,6 +492,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
 
     arrays, _ = ctx.cached("noise-equilibrium-two-layer", {"two_layer": cfg, "seed": seed}, compute)
     sgd, gd = (Run.from_arrays(arrays, m) for m in ("sgd", "gd"))
+    _count_diverged(out, "two-layer", sgd, gd)
     pred = noise_balance(task)
     pred_sv = pred.singular_values[0].flip(0).cpu()  # ascending, like eigvalsh
     etas, n, n_eta = cfg["etas"], len(cfg["inits"]), len(cfg["etas"])
@@ -507,6 +514,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Theorem 4.3, Remark 4.4",
         worst_z,
         z_pairs,
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest pairwise |z| of {invariants} rotation invariants between the {n} inits, "
         f"per eta; family-wise {alpha:.0%}",
@@ -545,6 +553,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
                     "Theorem 5.2, App. C",
                     abs(v - t) / s,
                     z_theory,
+                    needs=NO_DIVERGENCE,
                     relation="<",
                     note=f"init {k}, {label}: {v:.4f} +- {s:.4f} against {t:.4f}",
                 )
@@ -559,6 +568,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Theorem 5.2, App. C",
         float(z_score(nuc[0], torch.tensor(nuclear, dtype=nuc[0].dtype), nuc[1]).max()),
         critical_z(n, blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest |z| over the inits of Tr(U^T bar S_eps U) against {nuclear:.4f}",
     )
@@ -573,6 +583,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "spec §8",
         max(res_sgd[0]) / max(res_sgd[-1]),
         1.0,
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest time-averaged relative residual at eta = {etas[0]} over that at "
         f"eta = {etas[-1]}",
@@ -582,6 +593,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 2, spec §8",
         min(res_gd) / max(res_sgd[0]),
         1.0,
+        needs=NO_DIVERGENCE,
         relation=">",
         note=f"least GD residual over the largest SGD residual at eta = {etas[0]}",
     )
@@ -595,6 +607,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 2, (D2)",
         float(z_score(gd_u, torch.tensor(u_pred, dtype=gd_u.dtype), u_se).min()),
         critical_z(n, blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation=">",
         note="least |z| of the final GD ||U||^2 against the prediction (SGD standard errors)",
     )
@@ -603,6 +616,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 2, (D2)",
         float(gd_u.max() - gd_u.min()) / (math.sqrt(2) * float(u_se.max())),
         critical_z(1, blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation=">",
         note="spread of the final GD ||U||^2 over sqrt(2) x the largest SGD standard error",
     )
@@ -663,6 +677,7 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "Prop. 5.3, spec §7.4",
         rel,
         0.0,
+        needs=NO_DIVERGENCE,
         relation="==",
         tol=HESSIAN_RTOL,
         tol_reason="float64 rounding of a few hundred second derivatives",
@@ -670,6 +685,11 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
         "trained networks",
     )
     out.values["hess_rel"] = rel
+
+
+def _count_diverged(out: Result, experiment: str, *runs: Run) -> None:
+    """Record how many of the runs of ``experiment`` diverged (the divergence claim)."""
+    out.meta.setdefault("diverged", {})[experiment] = sum(int(r.diverged.sum()) for r in runs)
 
 
 def _residual(run: Run, i: int, start: int, lhs: str, rhs: str) -> float:
@@ -744,6 +764,7 @@ def _scatter(config: Config, ctx: RunContext, out: Result) -> None:
         "noise-equilibrium-scatter", {"scatter": cfg, "two_layer": base, "seed": seed}, compute
     )
     sgd, gd = (Run.from_arrays(arrays, m) for m in ("sgd", "gd"))
+    _count_diverged(out, "scatter", sgd, gd)
     mean, se = time_average(sgd.window("u_sq", cfg["steps"] // 2), blocks)
     u_extra, u_extra_se = extrapolate_to_zero(
         etas, mean.reshape(len(etas), -1), se.reshape(len(etas), -1)
@@ -757,6 +778,7 @@ def _scatter(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 2 right",
         float(z_sgd.max()),
         z_crit,
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest |z| of the extrapolated ||U||^2 against the prediction over {R} runs",
     )
@@ -765,6 +787,7 @@ def _scatter(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 2 right",
         float(z_gd.max()),
         z_crit,
+        needs=NO_DIVERGENCE,
         relation=">",
         note="largest |z| of the final GD ||U||^2 against the prediction (SGD standard errors)",
     )
@@ -813,6 +836,7 @@ def weight_decay_unit(cfg: Mapping[str, Any], seed: int, blocks: int) -> dict[st
     )
     mean, se = time_average(run.window("ratio", cfg["burn_in"]), blocks)
     out = {
+        "diverged": run.diverged.sum().numpy(),
         "etas": np.array([e for e, _ in grid]),
         "gammas": np.array([g for _, g in grid]),
         "measured": mean.reshape(len(inits), n).T.cpu().numpy(),
@@ -850,6 +874,7 @@ def _weight_decay(config: Config, ctx: RunContext, out: Result) -> None:
         lambda: (weight_decay_unit(cfg, seed, blocks), {}),
     )
     g = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    out.meta.setdefault("diverged", {})["weight decay"] = int(g["diverged"])
     measured, stderr = g["measured"], g["stderr"]
     if measured.shape[1] != 2:
         raise ValueError(
@@ -861,6 +886,7 @@ def _weight_decay(config: Config, ctx: RunContext, out: Result) -> None:
         "Theorem 4.3",
         float(both_z.max()),
         critical_z(both_z.numel(), blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest |z| of the difference of the two inits over {both_z.numel()} grid points",
     )
@@ -872,6 +898,7 @@ def _weight_decay(config: Config, ctx: RunContext, out: Result) -> None:
         "Theorem 5.2, spec §7.2",
         float((err_adopted / err_printed).max()),
         1.0,
+        needs=NO_DIVERGENCE,
         relation="<",
         note="largest ratio of the relative errors (adopted / printed) over the grid; adopted "
         f"error at most {float(err_adopted.max()):.1%}",
@@ -978,6 +1005,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "noise-equilibrium-phi", {"phi": cfg, "seed": seed}, lambda: _phi_unit(cfg, seed)
     )
     runs = {name: Run.from_arrays(arrays, f"run{i}") for i, name in enumerate(settings)}
+    _count_diverged(out, "phi_x sweep", *runs.values())
     init = torch.from_numpy(np.array(arrays["init_sharpness"]))
     pred = noise_balance(phi_task(phis, cfg["dx"]))
     pred_sharp = pred.sharpness.cpu()
@@ -1001,6 +1029,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
             "Figure 3 left",
             frac,
             IMBALANCE_FRACTION,
+            needs=NO_DIVERGENCE,
             relation=">",
             note=f"{name}: least |ratio - 1| / |predicted ratio - 1| over phi_x != 1 "
             "(at least half the predicted imbalance)",
@@ -1010,6 +1039,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
             "Figure 3 left",
             float(dev[one]),
             0.0,
+            needs=NO_DIVERGENCE,
             relation="==",
             tol=BALANCE_TOL,
             tol_reason="fluctuation of the time-averaged norms",
@@ -1024,6 +1054,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 3 left, (D2)",
         float((ratio[cfg["balanced"]] - 1).abs().max()),
         0.0,
+        needs=NO_DIVERGENCE,
         relation="==",
         tol=GD_BALANCE_TOL,
         tol_reason="the imbalance contracts by (1 - 2 eta gamma)^(2T) over the run",
@@ -1037,6 +1068,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 3 right",
         float((gap1 / gap2).max()),
         1.0,
+        needs=NO_DIVERGENCE,
         relation="<",
         note=f"largest gap({small}) / gap({large}) over phi_x",
     )
@@ -1047,6 +1079,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 3 right, Prop. 5.3",
         float(z_score(s0, pred_sharp, s0_se).max()),
         critical_z(len(phis), blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation="<",
         note="largest |z| of the sharpness at eta -> 0 against (d_y + Tr S_x) Tr S_x^(1/2)",
     )
@@ -1056,6 +1089,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 3 right",
         int(sharper.sum()),
         1,
+        needs=NO_DIVERGENCE,
         relation=">=",
         note=f"{small}: phi_x with a final sharpness above the initial one",
     )
@@ -1064,6 +1098,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 3 right",
         int((~sharper).sum()),
         1,
+        needs=NO_DIVERGENCE,
         relation=">=",
         note=f"{small}: phi_x with a final sharpness below the initial one",
     )
@@ -1222,6 +1257,7 @@ def _warmup(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 4, Eq. (15)",
         float(z_score(s_end[0], s_end[1], s_end_se[0], s_end_se[1])),
         critical_z(1, blocks - 1, alpha),
+        needs=NO_DIVERGENCE,
         relation="<",
         note="|z| of the difference of the Kaiming and Xavier sharpness over the second half",
     )
@@ -1232,6 +1268,7 @@ def _warmup(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 4, (D2)",
         float(gd_end[0]) / s_theory,
         SHARP_FACTOR,
+        needs=NO_DIVERGENCE,
         relation=">",
         note="final GD sharpness over the Theorem 5.2 equilibrium (SHARP_FACTOR: an order of "
         "magnitude)",
@@ -1286,6 +1323,15 @@ def run(config: Config, ctx: RunContext) -> Result:
     out = Result("noise-equilibrium", "", config)
     for section in (_orbit, _two_layer, _scatter, _weight_decay, _phi, _warmup):
         section(config, ctx, out)
+    diverged = out.meta.pop("diverged")
+    out.claims.add(
+        "no run diverges (every experiment but the warmup)",
+        "spec §6",
+        sum(diverged.values()),
+        0,
+        relation="==",
+        note="diverged runs: " + ", ".join(f"{k} {v}" for k, v in diverged.items()),
+    )
     return dataclasses.replace(out)  # the values as JSON data
 
 
