@@ -38,8 +38,9 @@ def test_tiny_setting_claims_hold_and_values(result: Result) -> None:
     assert v["n_activations"] == 3 and v["grid_points"] == TINY["grid"]["num"]
     assert v["gelu_kappa"] > v["gelu_kappa_printed"] and v["gelu_kappa_ratio"] > 1.2
     assert 0.9 < v["xor_rho_ratio"] <= 1 and 0 < v["fig4_kappa_ratio"] < 1
-    assert len(result.tables["constants"]) == 3 and len(result.tables["widths"]) == 2
-    assert str(result.tables["constants"]).count("NOT A BOUND") == 1
+    assert len(result.tables["slopes"]) == 3 and len(result.tables["widths"]) == 2
+    assert str(result.tables["slopes"]).count("NOT A BOUND") == 0
+    assert str(result.tables["shapes"]).count("NOT A BOUND") == 1  # GELU's kappa
     assert result.tables["assumption1"].column("network") == ["XOR net", "Figure 4 net"]
     again = Result.from_entry(*result.to_entry())
     assert again.values == result.values and again.claims.names() == result.claims.names()

@@ -33,18 +33,21 @@ def margins(result: Result) -> Figure:
         for k, (lr, color) in enumerate(zip(a["lr"], stepsize_colors(a["lr"]), strict=True)):
             gbar, lgc = a["gamma_bar"][k], a["log_gamma_c"][k]
             sel = thin(t, gbar)
-            left.semilogx(t[sel], gbar[sel], color=color, lw=1.0, label=f"{lr:g}")
+            left.semilogx(t[sel], gbar[sel], color=color, lw=1.0)
             if np.isfinite(a["s_star"][k]):
                 i = int(np.searchsorted(a["steps"], a["s_star"][k]))
                 left.plot(t[i], gbar[i], "s", color=color, ms=4)
                 sel = i + thin(t[i:], lgc[i:])
-                right.semilogx(t[sel], lgc[sel] / np.log(10), color=color, lw=1.0)
+                right.semilogx(t[sel], lgc[sel] / np.log(10), color=color, lw=1.0,
+                               label=f"{lr:g}")  # fmt: skip
         left.set_ylim(bottom=max(left.get_ylim()[0], -0.1))
         right.set_xlim(left.get_xlim())
         quiet_minor(left, right)
         label_axes(left, "step $t$", r"$\bar\gamma(\mathbf{w}_t)$", label)
         label_axes(right, "step $t$", r"$\log_{10}\gamma^c(\mathbf{w}_t)$, $t\geq s^*$", label)
-        left.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL)
+        # gamma^c starts at s*: the left part of the right panel is empty
+        right.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL,
+                     loc="lower left")  # fmt: skip
     return fig
 
 
@@ -105,7 +108,7 @@ def figure4(result: Result) -> Figure:
         ax.axhline(result.values["f4_aligned"], color="tab:purple", ls=":",
                    label=r"net along $w_*$")  # fmt: skip
         ax.set_ylim(-1.2, 0.1)
-        quiet_minor(axes[k], ax)
+        quiet_minor(ax)  # the loss panel keeps its minor labels: it spans less than a decade
         label_axes(ax, "step $t$", "margin", f"(b) {title}")
     handles, names = axes[K].get_legend_handles_labels()
     handles.append(Line2D([], [], color="grey", ls="--"))

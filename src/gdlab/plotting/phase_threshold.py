@@ -73,7 +73,7 @@ def monotone_vs_certified(result: Result) -> Figure:
     phase (circles, solid) and the step ``r*`` from which Theorem 2.2 certifies it (triangles,
     dashed); symlog axis, so 0 is shown; a dotted line marks a run not monotone by ``T/2``."""
     labels = result.values["labels"]
-    fig, axes = subplots(1, 1, width=7.0, height=3.4)
+    fig, axes = subplots(1, 1, width=7.0, height=3.8)
     ax = axes[0]
     for j, label in enumerate(labels):
         color = f"C{j}"
@@ -87,14 +87,14 @@ def monotone_vs_certified(result: Result) -> Figure:
     ax.set_yscale("symlog", linthresh=10)
     ax.set_ylim(bottom=-0.5)
     label_axes(ax, r"stepsize $\tilde\eta$", "step")
-    first = ax.legend(fontsize=_SMALL, loc="upper left", title="data", title_fontsize=_SMALL)
-    ax.add_artist(first)
-    handles = [
+    handles, names = ax.get_legend_handles_labels()
+    handles += [
         Line2D([], [], color="k", marker="o", mfc="none", label="monotone from (measured)"),
         Line2D([], [], color="k", marker="^", ls="--", label=r"$r^*$ (eq. 4, certified)"),
         Line2D([], [], color="k", ls=":", label=r"not monotone by $T/2$"),
     ]
-    ax.legend(handles=handles, fontsize=_SMALL, loc="upper center")
+    names += [h.get_label() for h in handles[len(names) :]]
+    fig.legend(handles, names, loc="outside lower center", ncol=3, fontsize=_SMALL)
     return fig
 
 
@@ -114,13 +114,15 @@ def rate(result: Result) -> Figure:
                 continue
             risk = result.arrays[f"s{j}.risk"][k]
             sel = thin(t, t * risk)
-            left.loglog(t[sel], lr * t[sel] * risk[sel], color=color, lw=1.0, label=f"{lr:g}")
+            left.loglog(t[sel], lr * t[sel] * risk[sel], color=color, lw=1.0)
             sel = thin(t, risk)
-            right.loglog(lr * t[sel], risk[sel], color=color, lw=1.0)
+            right.loglog(lr * t[sel], risk[sel], color=color, lw=1.0, label=f"{lr:g}")
         quiet_minor(left, right)
         label_axes(left, "step $t$", r"$\tilde\eta\, t\, L(\mathbf{w}_t)$", label)
         label_axes(right, r"$\tilde\eta\, t$", r"$L(\mathbf{w}_t)$", label)
-        left.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL, ncol=2)
+        # small tilde-eta t and small risk: the empty corner of the right panel
+        right.legend(title=r"$\tilde\eta$", fontsize=_SMALL, title_fontsize=_SMALL, ncol=2,
+                     loc="lower left")  # fmt: skip
     return fig
 
 
@@ -153,9 +155,13 @@ def a14_curves(result: Result) -> Figure:
         )
         title = rf"{cv['label']}, $\tilde\eta$={cv['lr']:g}"
         label_axes(ax, r"$t - s^*$", r"$\log_{10}$ risk", title)
-        ax.legend(fontsize=_SMALL, loc="upper right")
+    handles, names = axes[0].get_legend_handles_labels()
     for ax in axes[len(curves) :]:
         ax.set_axis_off()
+    if len(curves) < axes.size:
+        axes[-1].legend(handles, names, loc="center", fontsize=_SMALL)
+    else:
+        fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize=_SMALL)
     return fig
 
 

@@ -384,8 +384,8 @@ def _figure4(config: Config, ctx: RunContext, claims: ClaimTable) -> tuple[dict,
               "neuron_linear_margins")  # fmt: skip
     arrays = {f"f4.{key}": getattr(traj, key).numpy() for key in fields}
     table = Table(
-        ["tilde-eta", "eta", "margin > 0 from step", "gamma-bar at T",
-         "max neuron margin (phi), t >= 1", "max neuron margin (linear), t >= 1"],
+        ["tilde-eta", "eta", "margin > 0 from step", "gamma-bar at T", "max phi-margin",
+         "max linear margin"],
         [
             [lr, eta, *(values[f"f4_{key}"][k] for key in ("pos", "final", "phi", "lin"))]
             for k, (lr, eta) in enumerate(zip(traj.lr.tolist(), traj.eta.tolist(), strict=True))

@@ -290,13 +290,19 @@ def data_table(sweeps: Mapping[str, SweepResult]) -> Table:
     return Table(["data", "n", "d", "R", "gamma (A3)"], rows)
 
 
+def _stepsizes(lrs: np.ndarray, shown: int = 6) -> str:
+    """A list of stepsizes for a table cell: all of them up to ``shown``, else the range."""
+    if len(lrs) <= shown:
+        return ", ".join(f"{lr:g}" for lr in lrs)
+    return f"{min(lrs):g} to {max(lrs):g} ({len(lrs)}, log-spaced)"
+
+
 def sweep_table(sweeps: Mapping[str, SweepResult]) -> Table:
     """One line per sweep: the network (activation, width m), the horizon T, the stepsizes."""
     rows = []
     for label, sw in sweeps.items():
         c = sw.constants[0]
-        rows.append([label, c.activation, c.m, int(sw.traj.steps[-1]),
-                     ", ".join(f"{lr:g}" for lr in sw.lrs)])  # fmt: skip
+        rows.append([label, c.activation, c.m, int(sw.traj.steps[-1]), _stepsizes(sw.lrs)])
     return Table(["data", "activation", "m", "T", "stepsizes tilde-eta"], rows)
 
 
