@@ -48,8 +48,13 @@ browser: $(STAMP)
 	$(BIN)/python -m pytest tests/test_check_pages.py -q
 	$(BIN)/python scripts/check_pages.py _build/html
 
+# make paper [WORKERS=N | SCHEDULER=ADDRESS]: every study at paper scale, a progress bar per
+# study, resumable (a killed run restarts from its cached units); the units run as Dask tasks on
+# a local cluster of N processes or on a running scheduler when asked. Then the book, whose pages
+# load those results from the shared cache: nothing long runs inside a notebook cell.
+PAPER_CLUSTER := $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 paper: $(STAMP)
-	$(BIN)/python -m gdlab run all --scale paper --out results/paper
+	$(BIN)/python -m gdlab run all --scale paper --out results/paper $(PAPER_CLUSTER)
 	GDLAB_SCALE=paper $(JB) build . $(JB_STRICT) --path-output _build/paper
 	@echo "Paper-scale book written to $(CURDIR)/_build/paper/_build/html/index.html"
 

@@ -287,3 +287,83 @@ def test_list_verifies_entries_and_report_shows_notes(toy, monkeypatch, tmp_path
     assert "toy [paper, cpu]\nnote: CIFAR-10 not found" in report
     # toy at paper scale (its quick entry was truncated), toy2 and gone at quick scale
     assert report.rstrip().endswith("3 claims: 3 holds across 3 cached results")
+
+
+# ----------------------------------------------------------------------------- make paper
+
+
+@pytest.fixture
+def interrupted(monkeypatch, tmp_path) -> dict[str, int]:
+    """A study ``tiny`` of three units whose second unit is interrupted (Ctrl-C, or a killed
+    ``make paper``) the first time it runs; returns how often each unit was computed."""
+    computed = {"u0": 0, "u1": 0, "u2": 0}
+
+    def run(config, ctx):
+        total = 0.0
+        for name in computed:
+
+            def compute(name=name):
+                computed[name] += 1
+                if name == "u1" and computed[name] == 1:
+                    raise KeyboardInterrupt
+                return {"y": np.arange(3.0)}, {}
+
+            arrays, _ = ctx.cached("tiny-unit", {**config, "unit": name}, compute)
+            total += float(arrays["y"].sum())
+        claims = ClaimTable()
+        claims.add("sum of the units", "t", total, 9.0, relation="==")
+        return Result("tiny", "", config, claims=claims)
+
+    study = Study("tiny", "Tiny", "t.md", {"n": 3}, {"n": 3, "paper": True}, run, lambda r: {})
+    monkeypatch.setitem(
+        sys.modules, "gdlab.studies.tiny_module", types.SimpleNamespace(STUDY=study)
+    )
+    monkeypatch.setattr(studies, "MODULES", {"tiny": "tiny_module"})
+    monkeypatch.setenv("GDLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GDLAB_DEVICE", "cpu")
+    monkeypatch.delenv("GDLAB_SCALE", raising=False)
+    return computed
+
+
+def test_a_killed_paper_run_resumes_from_its_units(interrupted, tmp_path, monkeypatch, capsys):
+    """What ``make paper`` runs: killed in its second unit, rerun, it computes only what was
+    missing; a third run computes nothing, and the pages' ``load`` finds the CLI's result under
+    the same key (the paper-scale book recomputes nothing)."""
+    argv = ["run", "all", "--scale", "paper", "--out", str(tmp_path / "out")]
+    assert main(argv) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert interrupted == {"u0": 1, "u1": 1, "u2": 0}
+    assert main(argv) == 0
+    assert interrupted == {"u0": 1, "u1": 2, "u2": 1}  # u0 came from the cache
+    assert main(argv) == 0
+    assert "(cache, device cpu)" in capsys.readouterr().out
+    assert interrupted == {"u0": 1, "u1": 2, "u2": 1}
+    monkeypatch.setenv("GDLAB_SCALE", "paper")  # as the paper-scale book build sets it
+    result = studies.load("tiny")
+    assert result.meta["from_cache"] and interrupted == {"u0": 1, "u1": 2, "u2": 1}
+    assert "loaded from the result cache" in capsys.readouterr().out
+
+
+def test_cli_and_pages_agree_on_every_result_key(monkeypatch) -> None:
+    """Every study's result key as ``run`` computes it (scale and device from the command
+    line) equals the one ``load`` computes from the environment, at both scales."""
+    monkeypatch.setenv("GDLAB_DEVICE", "cpu")
+    for name in studies.study_names():
+        study = studies.get_study(name)
+        for scale in ("quick", "paper"):
+            monkeypatch.setenv("GDLAB_SCALE", scale)
+            assert result_key(study, scale, torch.device("cpu")) == result_key(study), name
+
+
+def test_cluster_options_are_checked_before_compute(toy, tmp_path, monkeypatch, capsys) -> None:
+    out = str(tmp_path / "o")
+    _fails(["run", "toy", "--start", "10", "--out", out], capsys, "--start/--stop", "stress-tests")
+    with pytest.raises(SystemExit):
+        main(["run", "toy", "--workers", "0"])
+    assert "allowed: an int >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "toy", "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "distributed", None)  # Dask distributed not installed
+    _fails(["run", "toy", "--workers", "2", "--out", out], capsys, "pip install -e '.[cluster]'")
+    assert toy == []

@@ -127,3 +127,35 @@ def test_check_outcome_records_case_errors_only(monkeypatch) -> None:
 def test_bad_config_raises(tmp_path, change: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         stress.run({**SMALL, **change}, _ctx(tmp_path))
+
+
+def test_shards_merge_into_the_whole_profile(tmp_path, monkeypatch) -> None:
+    """Shards on the grid of chunks fill the cache with the whole profile's chunks: the whole
+    profile then checks no case again and equals a profile run in one go."""
+    profile = {**SMALL, "cases": 7, "chunk": 2}
+    whole = stress.run(profile, _ctx(tmp_path / "one-go"))
+    first = stress.run({**profile, "stop": 4}, _ctx(tmp_path))
+    second = stress.run({**profile, "start": 4}, _ctx(tmp_path))
+    assert (first.values["cases"], second.values["cases"]) == (4, 3)
+    assert second.values["first_case"] == 4
+    checked: list[int] = []
+    monkeypatch.setattr(stress, "check_outcome", lambda i, case: checked.append(i))
+    merged = stress.run(profile, _ctx(tmp_path))
+    assert checked == []
+    assert {**merged.values, "seconds": 0} == {**whole.values, "seconds": 0}
+    assert merged.claims.to_dict() == whole.claims.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("shard", "message"),
+    [
+        ({"start": 1}, r"start on the grid of chunks of 3 cases"),
+        ({"stop": 2}, r"end on it or at 4"),
+        ({"start": 3, "stop": 3}, r"0 <= start < stop <= 4"),
+        ({"stop": 9}, r"0 <= start < stop <= 4"),
+        ({"start": -3}, r"start=-3 must be an int >= 0"),
+    ],
+)
+def test_shards_off_the_grid_are_refused(shard, message, tmp_path) -> None:
+    with pytest.raises(ValueError, match=message):
+        stress.run({**SMALL, **shard}, _ctx(tmp_path))

@@ -6,7 +6,13 @@ report``, on the book's studies (one per chapter, :mod:`gdlab.studies`).
   verified); a study whose module is missing is listed as not available.
 - ``run NAME`` (or ``run all``, every study in book order): run a study (or reuse its cached
   result), write its figures as PNG and SVG and a JSON summary with its values and claims to
-  ``--out`` (default ``results/``), and print its claims table and a summary line.
+  ``--out`` (default ``results/``), and print its claims table and a summary line. On a tty a
+  bar per study counts its units (loaded from the cache or computed): a killed run restarts
+  from the units it finished. ``--workers N`` runs the units as tasks on a local Dask cluster
+  of N processes, ``--scheduler ADDRESS`` on a running one (:mod:`gdlab.experiments.executor`;
+  ``run all`` then runs the studies concurrently). ``--start/--stop`` run a shard of the
+  stress profile (``stress-tests``): its chunks of cases are those of the whole profile, which a
+  later run without them merges from the cache.
 - ``report``: the claims table of every cached study result of the current code and dtype (on
   either device type), with its note (e.g. the fallback dataset used when CIFAR-10 was missing).
 
@@ -22,12 +28,15 @@ wherever it can be checked up front.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files, never shown
 
@@ -37,6 +46,7 @@ import torch
 from gdlab import studies
 from gdlab.claims import ClaimTable
 from gdlab.experiments import Result, ResultCache, Study, result_key, run_study
+from gdlab.experiments.study import UnitExecutor
 from gdlab.runtime import (
     DEVICES,
     SCALES,
@@ -52,6 +62,8 @@ __all__ = ["build_parser", "main"]
 
 PROG = "python -m gdlab"
 ALL = "all"
+#: The study whose cases ``--start/--stop`` select.
+SHARDED = "stress-tests"
 #: The device types a cached result can have been computed on (``report`` looks at both).
 DEVICE_TYPES = (torch.device("cpu"), torch.device("cuda"))
 
@@ -76,6 +88,22 @@ def _setting(parse: Callable[[str], str]) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(str(err)) from err
 
     convert.__name__ = parse.__name__
+    return convert
+
+
+def _count(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an int >= ``low``."""
+
+    def convert(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{show_value(value)}; allowed: an int >= {low}")
+        return number
+
+    convert.__name__ = f"int >= {low}"
     return convert
 
 
@@ -119,6 +147,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--refresh", action="store_true", help="recompute the result (cached runs are reused)"
+    )
+    cluster = run.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="run the units as tasks on a local Dask cluster of N processes (needs [cluster])",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the units as tasks on the Dask scheduler at ADDRESS, e.g. tcp://host:8786",
+    )
+    run.add_argument(
+        "--start", type=_count(0), metavar="I", help=f"{SHARDED} only: first case of a shard"
+    )
+    run.add_argument(
+        "--stop", type=_count(1), metavar="J", help=f"{SHARDED} only: end (excluded) of a shard"
     )
     sub.add_parser("report", help="print the claims of every cached result")
     return parser
@@ -196,12 +242,14 @@ def _print_claims(result: Result) -> None:
     print(result.claims)
 
 
-def _write(study: Study, result: Result, out: Path) -> list[Path]:
-    """The study's figures (PNG and SVG) and a JSON summary of the result in ``out``."""
+def _write(study: Study, result: Result, out: Path, label: str = "") -> list[Path]:
+    """The study's figures (PNG and SVG) and a JSON summary of the result in ``out``, named
+    ``<study>-<scale><label>``."""
+    stem = f"{result.study}-{result.scale}{label}"
     written = []
     for fig_name, fig in study.plot(result).items():
         for ext in ("png", "svg"):
-            path = out / f"{result.study}-{result.scale}-{fig_name}.{ext}"
+            path = out / f"{stem}-{fig_name}.{ext}"
             fig.savefig(path)
             written.append(path)
         plt.close(fig)
@@ -217,9 +265,32 @@ def _write(study: Study, result: Result, out: Path) -> list[Path]:
         "meta": result.meta,
         "figures": [str(p) for p in written],
     }
-    path = out / f"{result.study}-{result.scale}.json"
+    path = out / f"{stem}.json"
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return [*written, path]
+
+
+def _shard(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any] | None:
+    """The settings of ``--start/--stop`` (None without them); only for ``stress-tests``."""
+    if args.start is None and args.stop is None:
+        return None
+    if list(names) != [SHARDED]:
+        raise RuntimeConfigError(
+            f"--start/--stop select cases of the stress profile; allowed: run {SHARDED} only"
+        )
+    return {"start": args.start or 0, "stop": args.stop}
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace, cache: ResultCache) -> Iterator[UnitExecutor | None]:
+    """The Dask executor of ``--workers/--scheduler`` (Dask imported only then), else None."""
+    if args.workers is None and args.scheduler is None:
+        yield None
+        return
+    from gdlab.experiments.executor import dask_executor
+
+    with dask_executor(cache, args.workers, args.scheduler) as executor:
+        yield executor
 
 
 def _run(args: argparse.Namespace, cache: ResultCache) -> None:
@@ -228,20 +299,43 @@ def _run(args: argparse.Namespace, cache: ResultCache) -> None:
     get_dtype()
     out = _check_output_folder(args.out)
     names = studies.study_names() if args.name == ALL else (args.name,)
+    shard = _shard(args, names)
     chosen = [_required(name) for name in names]
     for study in chosen:  # resolves every configuration (e.g. the data folder) up front
-        study.config(scale)
-    for i, study in enumerate(chosen, 1):
-        if len(chosen) > 1:
-            print(f"[{i}/{len(chosen)}] {study.name}: {study.title}", flush=True)
-        result = run_study(
-            study, scale, device, cache, progress=sys.stderr.isatty(), refresh=args.refresh
-        )
-        _print_claims(result)
-        source = "cache" if result.meta["from_cache"] else f"{result.meta['seconds']:.1f} s"
-        print(f"{result.claims.summary_line()} ({source}, device {result.meta['device']})")
-        for path in _write(study, result, out):
-            print(f"wrote {path}")
+        study.config(scale, shard)
+    label = "" if shard is None else f"-cases-{shard['start']}-{shard['stop'] or 'end'}"
+    with _executor(args, cache) as executor:
+        concurrent = executor is not None and len(chosen) > 1
+
+        def one(study: Study) -> Result:
+            return run_study(
+                study,
+                scale,
+                device,
+                cache,
+                progress=sys.stderr.isatty() and not concurrent,
+                refresh=args.refresh,
+                settings=shard,
+                executor=executor,
+            )
+
+        # Concurrent studies run in client threads; on an error or an interrupt the ones not
+        # started are cancelled and the running ones end with the closed cluster.
+        pool = ThreadPoolExecutor(max_workers=len(chosen)) if concurrent else None
+        try:
+            pending = [pool.submit(one, study) for study in chosen] if pool else None
+            for i, study in enumerate(chosen):
+                if len(chosen) > 1:
+                    print(f"[{i + 1}/{len(chosen)}] {study.name}: {study.title}", flush=True)
+                result = pending[i].result() if pending else one(study)
+                _print_claims(result)
+                source = "cache" if result.meta["from_cache"] else f"{result.meta['seconds']:.1f} s"
+                print(f"{result.claims.summary_line()} ({source}, device {result.meta['device']})")
+                for path in _write(study, result, out, label):
+                    print(f"wrote {path}")
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _report(cache: ResultCache) -> None:

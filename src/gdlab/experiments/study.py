@@ -10,39 +10,77 @@ the runs they have in common.
 A :class:`Result` is everything a chapter shows, as plain data: arrays for the figures,
 ``values`` (the numbers the prose glues), ``tables`` and the ``claims``. It is stored as one
 cache entry, so a page loads what the command line computed, and nothing is recomputed.
+
+Units run in this process by default. A :class:`UnitExecutor` (``python -m gdlab run
+--workers/--scheduler``: :mod:`gdlab.experiments.executor`, Dask distributed) computes them as
+tasks instead: ``cached`` then submits a missing unit and waits for it, and a study that knows
+its units ahead declares them with :meth:`RunContext.prefetch`, which submits them all at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from gdlab.claims import ClaimTable
-from gdlab.experiments.cache import ResultCache, cache_key
+from gdlab.experiments.cache import CacheEntry, ResultCache, cache_key
 from gdlab.runtime import get_device, get_dtype, get_scale
 from gdlab.tables import Table
 
-__all__ = ["Config", "Result", "RunContext", "Study", "pack", "result_key", "run_study", "unpack"]
+__all__ = [
+    "Config",
+    "Result",
+    "RunContext",
+    "Study",
+    "Unit",
+    "UnitExecutor",
+    "pack",
+    "result_key",
+    "run_study",
+    "unpack",
+]
 
 Config = dict[str, Any]
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work: cached under ``(name, config)``; ``compute`` returns ``(arrays, meta)``."""
+
+    name: str
+    config: Mapping[str, Any]
+    compute: Callable[[], CacheEntry] = field(repr=False)
+
+
+class UnitExecutor(Protocol):
+    """Computes units elsewhere than in this process (see :mod:`gdlab.experiments.executor`)."""
+
+    def run_units(self, units: Sequence[Unit], device: torch.device) -> list[CacheEntry]:
+        """The entries of ``units`` in order: loaded from the cache, or computed (all at once)
+        and stored in it."""
+        ...
+
+
 @dataclass
 class RunContext:
-    """What a study's ``run`` gets besides its config: device, cache, progress bars."""
+    """What a study's ``run`` gets besides its config: device, cache, progress bars, and the
+    executor of its units (None: computed in this process)."""
 
     device: torch.device
     cache: ResultCache
     progress: bool = False
+    executor: UnitExecutor | None = None
+    bar: Any = field(default=None, repr=False)  # the study's bar of units (see run_study)
 
     def cached(
         self,
@@ -50,8 +88,33 @@ class RunContext:
         config: Mapping[str, Any],
         compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """One unit of work, cached under ``(name, config)``."""
-        return self.cache.get_or_compute(name, config, compute, device=self.device)
+        """One unit of work, cached under ``(name, config)``: loaded, else computed here or,
+        with an executor, as a task (which stores it in the cache)."""
+        if self.executor is not None:
+            entry = self.executor.run_units([Unit(name, config, compute)], self.device)[0]
+            self._count(name, computed=None)
+            return entry
+        hit = self.cache.load(cache_key(name, config, device=self.device))
+        entry = hit or self.cache.get_or_compute(name, config, compute, device=self.device)
+        self._count(name, computed=hit is None)
+        return entry
+
+    def prefetch(self, units: Iterable[Unit]) -> None:
+        """Declare units that ``run`` will ask for with :meth:`cached`: with an executor the
+        missing ones are computed now, all at once, as tasks; without one nothing happens here
+        (each is computed at its ``cached`` call, in order)."""
+        if self.executor is not None:
+            self.executor.run_units(list(units), self.device)
+
+    def _count(self, name: str, computed: bool | None) -> None:
+        """Advance the study's bar of units (``computed``: True, False for a cache hit, None
+        for a task whose origin this process does not see)."""
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        if computed is not None:
+            self.bar.counts["computed" if computed else "cached"] += 1
+            self.bar.set_postfix(self.bar.counts, refresh=False)
 
     def steps(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         """``items`` with a progress bar when the context shows progress (the CLI on a tty)."""
@@ -61,6 +124,11 @@ class RunContext:
         from tqdm import tqdm
 
         yield from tqdm(items, desc=desc, total=total, leave=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A context travels with a unit's computation to a worker without its executor and
+        its bars: there, nested units are computed in place."""
+        return {**self.__dict__, "executor": None, "progress": False, "bar": None}
 
 
 def _plain(value: Any) -> Any:
@@ -203,13 +271,16 @@ def run_study(
     progress: bool = False,
     refresh: bool = False,
     settings: Mapping[str, Any] | None = None,
+    executor: UnitExecutor | None = None,
 ) -> Result:
     """The result of ``study`` at ``scale`` (default ``GDLAB_SCALE``), from the cache if there.
 
     ``settings`` replace entries of the scale's configuration (:meth:`Study.config`); the
     result is cached under the configuration that ran. ``refresh=True`` recomputes the result
-    (its cached units of work are still reused). The result's ``meta`` records the device, the
-    wall time and whether it came from the cache.
+    (its cached units of work are still reused). ``progress`` shows a bar of the study's units
+    (how many were loaded from the cache and how many computed) above the study's own bars.
+    ``executor`` computes the units as tasks (default: in this process). The result's ``meta``
+    records the device, the wall time and whether it came from the cache.
     """
     scale = get_scale(scale)
     config = study.config(scale, settings)
@@ -223,7 +294,9 @@ def run_study(
         return result
     cache.ensure_writable()
     start = time.perf_counter()
-    result = study.run(config, RunContext(device, cache, progress))
+    ctx = RunContext(device, cache, progress, executor)
+    with _units_bar(ctx, f"{study.name} [{scale}]"):
+        result = study.run(config, ctx)
     result = dataclasses.replace(result, study=study.name, scale=scale, config=config)
     result.meta.update(
         device=device.type,
@@ -234,6 +307,23 @@ def run_study(
     cache.save(key, *result.to_entry())
     result.meta["from_cache"] = False
     return result
+
+
+@contextlib.contextmanager
+def _units_bar(ctx: RunContext, desc: str) -> Iterator[None]:
+    """Show ``ctx``'s bar of units while the study runs, when it shows progress."""
+    if not ctx.progress:
+        yield
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=desc, unit=" units") as bar:
+        bar.counts = {"cached": 0, "computed": 0}
+        ctx.bar = bar
+        try:
+            yield
+        finally:
+            ctx.bar = None
 
 
 def pack(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -6,6 +6,12 @@ A profile checks the cases ``space.sample(seed, i)``, ``i = 0 .. cases - 1``, of
 keyed by their indices, so a killed profile resumes from its finished chunks. Quick scale is the
 small CI space, paper scale the large space.
 
+A shard checks the cases ``start .. stop - 1`` only (settings ``start``, ``stop``; ``python -m
+gdlab run stress-tests --start A --stop B``), on the same grid of chunks (``start`` a multiple
+of ``chunk``, ``stop`` too or ``cases``): the shards' chunks are the whole profile's, which then
+merges them from the cache without checking a case again. The chunks are declared ahead
+(:meth:`~gdlab.experiments.study.RunContext.prefetch`), so on Dask they run as parallel tasks.
+
 Claims: every certificate over all cases (one row per claim, the case of least slack, its note
 counting the statuses over the cases; a row fails iff some case fails it), no case on which the
 checker raises, the Theorem 4.1 rate below even the printed factor 2, and the coverage the
@@ -21,7 +27,7 @@ from dataclasses import asdict
 import numpy as np
 
 from gdlab.claims import Claim, ClaimTable
-from gdlab.experiments.study import Config, Result, RunContext, Study
+from gdlab.experiments.study import Config, Result, RunContext, Study, Unit
 from gdlab.plotting.stress import figures
 from gdlab.stepsize.stress import SPACES, CaseOutcome, CaseSpace, check_outcome
 from gdlab.stepsize.theory import THEOREM41_FACTORS
@@ -33,35 +39,48 @@ __all__ = [
     "STUDY",
     "case_claims",
     "check_chunk",
+    "chunk_unit",
     "profile_claims",
     "profile_tables",
     "profile_values",
     "run",
 ]
 
-QUICK: Config = {"space": "ci", "cases": 30, "seed": 1, "chunk": 10}
-PAPER: Config = {"space": "large", "cases": 2000, "seed": 0, "chunk": 50}
+QUICK: Config = {"space": "ci", "cases": 30, "seed": 1, "chunk": 10, "start": 0, "stop": None}
+PAPER: Config = {"space": "large", "cases": 2000, "seed": 0, "chunk": 50, "start": 0, "stop": None}
 
 _COVERAGE = "stress profile coverage"
 
 
-def _checked_config(config: Config) -> tuple[CaseSpace, int, int, int]:
-    """The space, number of cases, seed and chunk size of ``config``; ValueError if invalid."""
+def _int(config: Config, key: str, low: int, default: int | None = None) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{key}={value!r} must be an int >= {low}")
+    return value
+
+
+def _checked_config(config: Config) -> tuple[CaseSpace, int, int, range]:
+    """The space, seed, chunk size and the cases (a range) of ``config``; ValueError if
+    invalid (a shard off the grid of chunks, or outside the profile)."""
     if config.get("space") not in SPACES:
         raise ValueError(f"space={config.get('space')!r}; allowed: {', '.join(SPACES)}")
-    for key, low in (("cases", 1), ("seed", 0), ("chunk", 1)):
-        value = config.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{key}={value!r} must be an int >= {low}")
-    return SPACES[config["space"]], config["cases"], config["seed"], config["chunk"]
+    cases, seed, chunk = _int(config, "cases", 1), _int(config, "seed", 0), _int(config, "chunk", 1)
+    start = _int(config, "start", 0, default=0)
+    stop = cases if config.get("stop") is None else _int(config, "stop", 1)
+    if not start < stop <= cases:
+        raise ValueError(f"cases [{start}, {stop}) must satisfy 0 <= start < stop <= {cases}")
+    if start % chunk or (stop % chunk and stop != cases):
+        raise ValueError(
+            f"a shard [{start}, {stop}) must start on the grid of chunks of {chunk} cases and end "
+            f"on it or at {cases}; allowed: multiples of {chunk}"
+        )
+    return SPACES[config["space"]], seed, chunk, range(start, stop)
 
 
-def check_chunk(
-    ctx: RunContext, space: str, seed: int, start: int, stop: int
-) -> tuple[list[CaseOutcome], float]:
-    """The outcomes of cases ``start .. stop - 1`` of the profile ``(space, seed)``, cached as
-    one unit keyed by the space's fields, the seed and the indices; and the seconds the unit
-    took to compute."""
+def chunk_unit(space: str, seed: int, start: int, stop: int) -> Unit:
+    """The cached unit of cases ``start .. stop - 1`` of the profile ``(space, seed)``, keyed by
+    the space's fields, the seed and the indices; its metadata holds the outcomes and the
+    seconds they took."""
     case_space = SPACES[space]
     key = {"space": space, "fields": asdict(case_space), "seed": seed, "cases": [start, stop]}
 
@@ -71,7 +90,16 @@ def check_chunk(
         took = time.perf_counter() - began
         return {}, {"outcomes": [o.to_dict() for o in outcomes], "seconds": took}
 
-    _, meta = ctx.cached("stress-cases", key, compute)
+    return Unit("stress-cases", key, compute)
+
+
+def check_chunk(
+    ctx: RunContext, space: str, seed: int, start: int, stop: int
+) -> tuple[list[CaseOutcome], float]:
+    """The outcomes of cases ``start .. stop - 1`` (:func:`chunk_unit`, cached) and the
+    seconds the unit took to compute."""
+    unit = chunk_unit(space, seed, start, stop)
+    _, meta = ctx.cached(unit.name, unit.config, unit.compute)
     return [CaseOutcome.from_dict(o) for o in meta["outcomes"]], float(meta["seconds"])
 
 
@@ -186,13 +214,15 @@ def profile_tables(outcomes: list[CaseOutcome]) -> dict[str, Table]:
 
 
 def run(config: Config, ctx: RunContext) -> Result:
-    """The profile of ``config`` chunk by chunk (cached), its claims, values and tables."""
-    space, cases, seed, chunk = _checked_config(config)
-    starts = range(0, cases, chunk)
+    """The profile (or shard) of ``config`` chunk by chunk (cached), its claims, values and
+    tables."""
+    space, seed, chunk, cases = _checked_config(config)
+    bounds = [(a, min(a + chunk, cases.stop)) for a in range(cases.start, cases.stop, chunk)]
+    ctx.prefetch(chunk_unit(config["space"], seed, a, b) for a, b in bounds)
     outcomes: list[CaseOutcome] = []
     seconds = 0.0
-    for start in ctx.steps(starts, desc=f"stress {config['space']}", total=len(starts)):
-        part, took = check_chunk(ctx, config["space"], seed, start, min(start + chunk, cases))
+    for a, b in ctx.steps(bounds, desc=f"stress {config['space']}", total=len(bounds)):
+        part, took = check_chunk(ctx, config["space"], seed, a, b)
         outcomes += part
         seconds += took
     return Result(
@@ -208,6 +238,7 @@ def run(config: Config, ctx: RunContext) -> Result:
             **profile_values(outcomes),
             "profile": config["space"],
             "seed": seed,
+            "first_case": cases.start,
             "seconds": seconds,
         },
         tables=profile_tables(outcomes),
