@@ -1,6 +1,7 @@
 """Run-time settings read from the environment: device, dtype, scale, seeds.
 
-``GDLAB_DEVICE`` in ``auto|cpu|cuda`` (default ``auto``: CUDA when present),
+``GDLAB_DEVICE`` in ``auto|cpu|cuda`` (default ``auto``: CUDA when present, for the training
+loops only above a problem size where it pays, :data:`AUTO_CUDA_MIN_WORK`),
 ``GDLAB_DTYPE`` in ``float64|float32`` (default ``float64``),
 ``GDLAB_SCALE`` in ``quick|paper`` (default ``quick``).
 Names are case-insensitive and surrounding whitespace is ignored, in the environment and on
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "AUTO_CUDA_MIN_WORK",
     "DEVICES",
     "DTYPES",
     "RECORD_BYTES_CAP",
@@ -79,11 +81,30 @@ def device_name(value: str | None = None) -> str:
     return _read("GDLAB_DEVICE", "device", "auto", DEVICES, value)
 
 
-def get_device(value: str | None = None) -> torch.device:
-    """The compute device from ``value`` or ``GDLAB_DEVICE`` (``auto`` picks CUDA if available)."""
+#: ``auto`` sends a training loop to CUDA only from this many multiply-adds per step of one of
+#: its matrix products (``K m n d`` for the two-layer engine): 2**22, about 4e6.
+#:
+#: Reasoning. A GD step is about 20 kernels (two matrix products, the elementwise work and the
+#: records, counted in tests/test_gpu_efficiency.py). On a GPU without graph capture each costs
+#: a launch of 5-10 us whatever its size, so a small step costs 100-200 us there. On one CPU
+#: core the same step costs about 40 us of launches plus the arithmetic: two products of ``W``
+#: multiply-adds at about 15e9 float64 multiply-adds per second (the floor measured by
+#: ``benchmarks/gd_throughput.py``: 65.5e6 in 3.9 ms) and a few ns per entry of Z. The CPU is
+#: slower once ``2 W / 15e9`` exceeds about 150 us, i.e. ``W`` above about 1.1e6; 4e6 keeps a
+#: margin for the host-device transfers of data and records and for a busy GPU. The book's XOR
+#: sweeps (``16 x 20 x 4 x 2``, about 2.6e3) stay on the CPU, the moderate benchmark problem
+#: (``8 x 64 x 1000 x 64``, 3.3e7) and the CIFAR-10 sweeps go to the GPU.
+AUTO_CUDA_MIN_WORK = 1 << 22
+
+
+def get_device(value: str | None = None, work: int | None = None) -> torch.device:
+    """The compute device from ``value`` or ``GDLAB_DEVICE``. ``auto`` picks CUDA when one is
+    available and, if ``work`` (multiply-adds per step, see :data:`AUTO_CUDA_MIN_WORK`) is
+    given, only when it reaches :data:`AUTO_CUDA_MIN_WORK`."""
     choice = device_name(value)
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        pays = work is None or work >= AUTO_CUDA_MIN_WORK
+        return torch.device("cuda" if pays and torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
         source = "GDLAB_DEVICE=cuda" if value is None else "device 'cuda'"
         raise RuntimeConfigError(
@@ -94,16 +115,17 @@ def get_device(value: str | None = None) -> torch.device:
     return torch.device(choice)
 
 
-def check_device(device: torch.device | str | None) -> torch.device:
+def check_device(device: torch.device | str | None, work: int | None = None) -> torch.device:
     """The compute device of a ``device`` argument, validated as ``GDLAB_DEVICE`` is.
 
     ``None`` reads ``GDLAB_DEVICE``; a string goes through :func:`gdlab.runtime.get_device`
-    (``auto``, ``cpu`` or ``cuda``, any case; ``cuda`` only with a CUDA GPU); a
+    (``auto``, ``cpu`` or ``cuda``, any case; ``cuda`` only with a CUDA GPU; ``auto`` with the
+    step's ``work`` when given); a
     :class:`torch.device` must be a CPU or an existing CUDA device. Raises
     :class:`~gdlab.runtime.RuntimeConfigError` or TypeError, one line naming the value.
     """
     if device is None or isinstance(device, str):
-        return get_device(device)
+        return get_device(device, work)
     if not isinstance(device, torch.device):
         raise TypeError(
             f"device must be None, a str (auto, cpu, cuda) or a torch.device, got "

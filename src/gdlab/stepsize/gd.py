@@ -4,11 +4,11 @@
 ``lr_k = tilde-eta_k`` per run (the step on the stacked parameter; ``eta = tilde-eta/m`` is the
 per-neuron step of Theorems 3.2-4.3). Each step costs one evaluation of the closed-form
 gradient (two matrix products over all runs); that same evaluation supplies the recorded series
-at step t and the gradient for step t + 1. Recording stores margins and inner products into
-preallocated device tensors (no host synchronisation inside the loop) and returned on the CPU.
-Every record, at step 0 or later, is reduced on its own by one code path (:class:`_Recorder`)
-from tensors of the same shapes, so a step's recorded values do not depend on which other steps
-are recorded or where a run (or a segment of one) starts.
+at step t and the gradient for step t + 1. Recording writes margins and inner products into
+preallocated device buffers, reduced in batches on the device (:class:`_Recorder`): no host
+synchronisation between the first and the last step, and the series come to the CPU once, at
+the end. A step's recorded values do not depend on which other steps are recorded, on how many
+are reduced together, or on where a run (or a segment of one) starts.
 
 Reliability under extreme settings: every recorded series is finite (``F`` saturates at the
 float maximum, normalised margins are 0 at a zero parameter); a run whose parameters overflow
@@ -239,8 +239,9 @@ def train(
         (``record_every > steps`` records steps 0 and ``steps`` only).
     per_neuron : also record the two per-neuron margins (spec §5, Fig. 4).
     w_star : (d,) a unit separator; also record ``<w_t, (a_1 w*, ..., a_m w*)>``.
-    device, dtype : default ``gdlab.runtime.get_device()`` / ``get_dtype()``; ``device`` is a
-        name (``auto``, ``cpu``, ``cuda``, any case) or a cpu/cuda ``torch.device``.
+    device, dtype : default ``GDLAB_DEVICE`` / ``get_dtype()``; ``device`` is a name (``auto``,
+        ``cpu``, ``cuda``, any case) or a cpu/cuda ``torch.device``; ``auto`` picks CUDA only
+        from :data:`~gdlab.runtime.AUTO_CUDA_MIN_WORK` multiply-adds ``K m n d`` per product.
     meta : extra entries for ``Trajectory.meta`` (the computed facts take precedence).
     threads : CPU threads for the run (restored afterwards). ``None``: one thread when a step
         has fewer than ``2**24`` multiply-adds (``K m n d``), else torch's current setting.
@@ -264,7 +265,7 @@ def train(
     NonFiniteRecordError : the parameters overflowed the float range (a recorded series or
         ``w_final`` is inf/NaN); the message names the series, step, run and stepsize.
     """
-    device = check_device(device)
+    requested, device = device, check_device(device)
     dtype = get_dtype() if dtype is None else dtype
     if dtype not in (torch.float64, torch.float32):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
@@ -289,6 +290,7 @@ def train(
             f"lr gives {n_lr} runs but W0 gives {n_w}; the counts must agree or one must be 1"
         )
     K = max(n_lr, n_w)
+    device = check_device(requested, K * net.m * n * d)  # auto: CUDA only where it pays
     lr_cpu = lr_cpu.expand(K).contiguous()
     S = _record_count(steps, record_every)
     per_step = K * (_SERIES_COUNT + (w_star is not None) + (2 * net.m if per_neuron else 0))

@@ -147,12 +147,14 @@ def train_mlp(
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
     if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 1:
         raise ValueError(f"test_every must be a positive int, got {test_every!r}")
-    device = check_device(device)
+    requested, device = device, check_device(device)
     dtype = get_dtype() if dtype is None else dtype
     if dtype not in (torch.float64, torch.float32):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
     phi = get_activation(activation)
     K = lr_t.numel()
+    work = K * data.n * width * (data.d + (DEPTH - 2) * width + 1)  # multiply-adds of f
+    device = check_device(requested, work)  # auto: CUDA only where it pays
     has_test = data.X_test is not None
     tests = steps // test_every + 2 if has_test else 0  # an upper bound on the test records
     check_record_bytes(
