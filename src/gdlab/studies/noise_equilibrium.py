@@ -1247,6 +1247,7 @@ def _warmup(config: Config, ctx: RunContext, out: Result) -> None:
         "Figure 4",
         eta * float(top_end[1:].max()),
         2.0,
+        needs=NO_DIVERGENCE,
         relation="<",
         note="largest eta lambda_max of the warmup runs at the end",
     )
