@@ -118,3 +118,27 @@ def test_table_round_trip_and_validation() -> None:
         Table(["a", "b", "c"], [[1, 2]])
     with pytest.raises(TypeError, match="cells"):
         Table(["a"], [[object()]])
+
+
+def test_contradicted_paper_claims_are_stated_and_guarded() -> None:
+    table = ClaimTable([Claim("rate is 1/t", "Fig. 2(b)", 1.6, 1.25), Claim("ok", "Thm", 1.0, 2.0)])
+    assert table["rate is 1/t"].status == "fails"
+    stated = table.contradict(["rate is 1/t"])
+    row = stated["rate is 1/t"]
+    assert row.contradicts and row.relation == ">" and row.status == "holds"
+    assert "needs <= 1.25" in row.note and stated.contradicted() == [row]
+    assert "1 of the paper's claims contradicted" in stated.summary_line()
+    assert "gdlab-claim-contradicted" in stated._repr_html_()
+    assert "contradicts the paper" in str(stated)
+    stated.check()  # the contradiction holds: nothing fails
+    # if the paper's claim starts to hold, the stated contradiction fails the check
+    with pytest.raises(ClaimFailure):
+        ClaimTable([Claim("rate is 1/t", "Fig. 2(b)", 1.1, 1.25)]).contradict(
+            ["rate is 1/t"]
+        ).check()
+    with pytest.raises(ValueError, match="not claims of this table"):
+        table.contradict(["nope"])
+    with pytest.raises(ValueError, match="cannot be stated as contradicted"):
+        ClaimTable([Claim("eq", "s", 1.0, 2.0, relation="==")]).contradict(["eq"])
+    back = ClaimTable.from_dict(json.loads(json.dumps(stated.to_dict())))
+    assert back["rate is 1/t"].contradicts and back.aggregate()["rate is 1/t"].contradicts

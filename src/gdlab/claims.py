@@ -50,6 +50,7 @@ Status = Literal["holds", "fails", "vacuous", "untestable"]
 STATUSES: tuple[Status, ...] = ("holds", "vacuous", "untestable", "fails")
 #: ``in``: ``bound`` is an interval ``(low, high)``; ``==``: ``|measured - bound| <= tol``.
 RELATIONS = ("<=", "<", ">=", ">", "==", "in")
+_REVERSED = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}
 _SYMBOL = {
     "holds": "✓ holds",
     "fails": "✗ FAILS",
@@ -97,6 +98,9 @@ class Claim:
     needs : for an untestable claim, what it would need (required then).
     step : the step (or index) at which ``measured`` was taken, if any.
     note : anything else a reader needs (hypotheses, counts, caveats).
+    contradicts : this row states that the runs CONTRADICT the paper's claim: ``relation`` is
+        the reversal of the paper's (see :meth:`ClaimTable.contradict`), so the row holds while
+        the paper's claim fails in these runs. Shown and counted apart from confirmations.
     """
 
     name: str
@@ -110,6 +114,7 @@ class Claim:
     needs: str = ""
     step: int | None = None
     note: str = ""
+    contradicts: bool = False
     status: Status = field(init=False)
     slack: float | None = field(init=False)
 
@@ -378,7 +383,7 @@ class ClaimTable(Sequence[Claim]):
     def _cells(self) -> list[list[str]]:
         return [
             [
-                _SYMBOL[c.status],
+                "✗ contradicts the paper" if c.contradicts and c.ok else _SYMBOL[c.status],
                 c.name,
                 c.source,
                 format_cell(c.measured) + (f" (step {c.step})" if c.step is not None else ""),
@@ -390,16 +395,60 @@ class ClaimTable(Sequence[Claim]):
         ]
 
     def summary_line(self) -> str:
-        """``"12 claims: 10 holds, 2 untestable"``."""
+        """``"12 claims: 10 holds, 2 untestable; 3 of the paper's claims contradicted"``."""
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
-        return f"{len(self)} claims: {counts}" if self._claims else "no claims"
+        against = sum(c.contradicts and c.ok for c in self._claims)
+        tail = f"; {against} of the paper's claims contradicted by the runs" if against else ""
+        return f"{len(self)} claims: {counts}{tail}" if self._claims else "no claims"
+
+    def contradict(self, names: Iterable[str]) -> ClaimTable:
+        """This table with every claim named in ``names`` stated as contradicted by the runs.
+
+        A paper claim that the runs contradict (found by running the configuration, and listed
+        with it) is replaced by its contradiction: the same measurement and bound, the relation
+        reversed, ``contradicts=True``. The row holds while the paper's claim fails, and fails
+        (so :meth:`check` fails) if the paper's claim starts to hold. ValueError for a name that
+        is no claim of the table, or a claim that cannot be reversed (``==``, ``in``, a tol).
+        """
+        listed = set(names)
+        unknown = sorted(listed - set(self.names()))
+        if unknown:
+            raise ValueError(
+                f"contradicted={unknown!r}: not claims of this table; allowed: {self.names()}"
+            )
+        out = ClaimTable(facts=self.facts)
+        for c in self._claims:
+            if c.name in listed:
+                if c.relation not in _REVERSED or c.tol or c.measured is None:
+                    raise ValueError(
+                        f"claim {c.name!r} (relation {c.relation!r}, tol {c.tol!r}, measured "
+                        f"{c.measured!r}) cannot be stated as contradicted; allowed: a measured "
+                        "claim with <=, <, >=, > and tol 0"
+                    )
+                data = c.to_dict()
+                data.update(
+                    relation=_REVERSED[c.relation],
+                    contradicts=True,
+                    note=f"the paper's claim needs {c.bound_text()}, which fails in these runs"
+                    + (f"; {c.note}" if c.note else ""),
+                )
+                c = Claim.from_dict(data)
+            out.append(c)
+        return out
+
+    def contradicted(self) -> list[Claim]:
+        """The rows that state a contradiction of the paper (see :meth:`contradict`)."""
+        return [c for c in self._claims if c.contradicts]
 
     def as_table(self) -> Table:
         """The claims as a plain :class:`~gdlab.tables.Table` of formatted cells."""
         return Table(_COLUMNS, self._cells())
 
     def _repr_html_(self) -> str:
-        classes = [f"gdlab-claim-{c.status}" for c in self._claims]
+        classes = [
+            "gdlab-claim-contradicted" if c.contradicts and c.ok else f"gdlab-claim-{c.status}"
+            for c in self._claims
+        ]
         return render_html(
             _COLUMNS,
             self._cells(),
