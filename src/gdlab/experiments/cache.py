@@ -66,6 +66,10 @@ CacheEntry = tuple[dict[str, np.ndarray], dict[str, Any]]
 _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
 
+#: Folder paths in error messages are shown whole up to this many characters (a user needs the
+#: path to fix it; only absurd lengths are cut, to keep the message one readable line).
+PATH_LIMIT = 300
+
 class CacheFolderError(RuntimeConfigError):
     """The result cache folder (``GDLAB_CACHE`` or the default) cannot be used."""
 
@@ -201,9 +205,9 @@ class ResultCache:
             self.folder = default_cache_dir()
             from_env = CACHE_ENV in os.environ
             self.label = (
-                f"{CACHE_ENV}={show_value(self.folder)}"
+                f"{CACHE_ENV}={show_value(self.folder, PATH_LIMIT)}"
                 if from_env
-                else f"default result cache {show_value(self.folder)}"
+                else f"default result cache {show_value(self.folder, PATH_LIMIT)}"
             )
         else:
             if not str(folder).strip():
@@ -217,7 +221,7 @@ class ResultCache:
                     f"cache folder {show_value(folder)} cannot be expanded ({err}); "
                     "allowed: a folder path"
                 ) from err
-            self.label = f"cache folder {show_value(self.folder)}"
+            self.label = f"cache folder {show_value(self.folder, PATH_LIMIT)}"
         self._hint = f" (set {CACHE_ENV})" if folder is None else ""
         self._writable = False
 
