@@ -70,6 +70,7 @@ _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZ
 #: path to fix it; only absurd lengths are cut, to keep the message one readable line).
 PATH_LIMIT = 300
 
+
 class CacheFolderError(RuntimeConfigError):
     """The result cache folder (``GDLAB_CACHE`` or the default) cannot be used."""
 
