@@ -21,8 +21,11 @@ def layer_norms(
 ) -> Figure:
     """Per-layer squared norms ``norm_sq`` (K, T, D) over training, one panel per run; optional
     predictions as horizontal lines (dashed: corrected, dotted: others)."""
-    fig, axes = subplots(len(titles))
-    for k, (ax, title) in enumerate(zip(axes, titles, strict=True)):
+    ncols = min(len(titles), 2)  # panels in rows of two: the figure fits the content column
+    fig, axes = subplots(ncols, -(-len(titles) // ncols))
+    for ax in axes[len(titles) :]:
+        fig.delaxes(ax)
+    for k, (ax, title) in enumerate(zip(axes, titles, strict=False)):
         for i in range(norm_sq.shape[-1]):
             ax.plot(steps, norm_sq[k, :, i], label=f"layer {i + 1}")
         for name, values in (predictions or {}).items():
