@@ -1,4 +1,5 @@
-"""GPU efficiency of the Part I training loops, measured without a GPU.
+"""GPU efficiency of the training loops (Part I engine and MLP, Part II SGD), measured without a
+GPU.
 
 A host synchronisation is a Python-level read of a device tensor (``.item()``, ``bool()``,
 ``float()``, ``int()``, ``.tolist()``, ``.cpu()``, ``.numpy()``): these are counted by wrapping
@@ -23,6 +24,9 @@ from gdlab.stepsize.activations import get_activation
 from gdlab.stepsize.gd import train
 from gdlab.stepsize.mlp import train_mlp
 from gdlab.stepsize.network import TwoLayerNet
+from gdlab.symmetry import sgd as part2
+from gdlab.symmetry.linear import DeepLinear, init_chain
+from gdlab.symmetry.tasks import GaussianTask
 
 F64 = torch.float64
 _SYNCS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "cpu", "numpy")
@@ -106,6 +110,32 @@ def test_no_host_sync_in_the_mlp_loop(syncs) -> None:
         for s in (4, 40)
     ]
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.01])
+def test_no_host_sync_in_the_part2_loop(syncs, gamma) -> None:
+    """Part II SGD: divergence flags, the frozen-run mask and the records stay on the run's
+    device; the syncs of a run (argument checks before the loop, the records' transfer after it)
+    do not depend on the number of steps or records. A diverging run is included, so the
+    freezing path is exercised."""
+    task = GaussianTask.isotropic(torch.eye(3, dtype=F64))
+    model = DeepLinear()
+
+    def run(steps: int, every: int) -> None:
+        gen = torch.Generator().manual_seed(0)
+        params = init_chain((3, 3, 3), 2, 0.5, gen)
+        out = part2.train(
+            model, params, task, eta=torch.tensor([0.01, 5.0], dtype=F64), gamma=gamma,
+            steps=steps, generator=gen, batch_size=4, every=every,
+            observe=lambda p: {"norm": p[0].reshape(2, -1).norm(dim=-1)},
+        )  # fmt: skip
+        assert out.diverged_at[1] >= 0 > out.diverged_at[0]
+
+    counts = {
+        (s, e): _syncs_of(syncs, lambda s=s, e=e: run(s, e)) for s in (40, 400) for e in (1, 9)
+    }
+    print(f"\npart II: host syncs per run {counts}")
+    assert len(set(counts.values())) == 1, counts
 
 
 def _launches(run) -> int:

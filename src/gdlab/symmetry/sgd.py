@@ -172,13 +172,14 @@ def _threads_for(params: Params) -> Iterator[None]:
 
 class _Update:
     """The SGD update ``theta <- (1 - 2 eta gamma) theta - eta g`` with the per-run factors
-    broadcast once (the hot loop of :func:`train`); ``eta``, ``gamma``: (K,)."""
+    broadcast once (the hot loop of :func:`train`); ``eta``, ``gamma``: (K,). ``decay`` says
+    whether any run has weight decay (decided once, before the loop: no host read here)."""
 
-    def __init__(self, params: Params, eta: torch.Tensor, gamma: torch.Tensor) -> None:
+    def __init__(self, params: Params, eta: torch.Tensor, gamma: torch.Tensor, decay: bool) -> None:
         self.eta, self.gamma = eta, gamma
         self.factor = [_expand(eta, p) for p in params]
         shrink = 1.0 - 2.0 * eta * gamma
-        self.shrink = None if bool((gamma == 0).all()) else [_expand(shrink, p) for p in params]
+        self.shrink = [_expand(shrink, p) for p in params] if decay else None
 
     def __call__(self, params: Params, grads: Params) -> Params:
         if self.shrink is None:
@@ -241,8 +242,10 @@ def train(
     gamma_k = per_run("gamma", gamma, K, params[0], nonneg=True)
     S = steps // every + 1 + (steps % every != 0)  # steps 0, every, 2 every, ... and the last
     check_record_bytes(S * 8, f"{S} recorded step indices x 8 bytes", "record fewer steps (every)")
-    active = torch.ones(K, dtype=params[0].dtype, device=params[0].device)
-    diverged_at = torch.full((K,), -1, dtype=torch.int64)
+    device = params[0].device
+    active = torch.ones(K, dtype=params[0].dtype, device=device)
+    diverged_at = torch.full((K,), -1, dtype=torch.int64, device=device)
+    decay = bool((gamma_k != 0).any())  # the one host read, before the first step
     series: dict[str, torch.Tensor] = {}
     s = 0
     with _threads_for(params), torch.inference_mode():
@@ -250,9 +253,9 @@ def train(
             if t % every == 0 or t == steps:
                 sq = sum(p.reshape(K, -1).pow(2).sum(-1) for p in params)
                 bad = ~torch.isfinite(sq) | (sq > blowup**2)
-                diverged_at[bad.cpu() & (diverged_at < 0)] = t
+                diverged_at = torch.where(bad & (diverged_at < 0), t, diverged_at)
                 active = active * (~bad).to(active.dtype)  # frozen: eta = 0 from now on
-                update = _Update(params, eta_k * active, gamma_k * active)
+                update = _Update(params, eta_k * active, gamma_k * active, decay)
                 observed = {} if observe is None else observe(params)
                 if s == 0:
                     series = _allocate(observed, S)
@@ -274,13 +277,15 @@ def train(
     recorded = torch.arange(0, steps + 1, every)
     if steps % every:
         recorded = torch.cat((recorded, torch.tensor([steps])))
-    return Run(recorded, series, params, diverged_at)
+    # the records cross to the host once, after the loop
+    series = {key: value.cpu() for key, value in series.items()}
+    return Run(recorded, series, params, diverged_at.cpu())
 
 
 def _allocate(observed: dict[str, torch.Tensor], S: int) -> dict[str, torch.Tensor]:
-    """CPU tensors (K, S, ...) for ``S`` records shaped like the first ``observed`` (at step 0,
-    before any training step), refused beyond the record cap. Allocated outside inference
-    mode, so the returned series are ordinary tensors."""
+    """Tensors (K, S, ...) on the observations' device for ``S`` records shaped like the first
+    ``observed`` (at step 0, before any training step), refused beyond the record cap.
+    Allocated outside inference mode, so the returned series are ordinary tensors."""
     nbytes = S * (8 + sum(v.numel() * v.element_size() for v in observed.values()))
     check_record_bytes(
         nbytes,
@@ -289,6 +294,6 @@ def _allocate(observed: dict[str, torch.Tensor], S: int) -> dict[str, torch.Tens
     )
     with torch.inference_mode(False):
         return {
-            key: torch.empty((v.shape[0], S, *v.shape[1:]), dtype=v.dtype)
+            key: torch.empty((v.shape[0], S, *v.shape[1:]), dtype=v.dtype, device=v.device)
             for key, v in observed.items()
         }
