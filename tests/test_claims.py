@@ -127,6 +127,9 @@ def test_contradicted_paper_claims_are_stated_and_guarded() -> None:
     row = stated["rate is 1/t"]
     assert row.contradicts and row.relation == ">" and row.status == "holds"
     assert "needs <= 1.25" in row.note and stated.contradicted() == [row]
+    paper = row.as_stated()  # the paper's claim as printed, with its own status
+    assert (paper.relation, paper.status, paper.contradicts) == ("<=", "fails", False)
+    assert table["ok"].as_stated() is table["ok"]
     assert "1 of the paper's claims contradicted" in stated.summary_line()
     assert "gdlab-claim-contradicted" in stated._repr_html_()
     assert "contradicts the paper" in str(stated)

@@ -22,7 +22,6 @@ from gdlab.stepsize.criteria import PLATEAU_TOLERANCE, largest_relative_dip
 from gdlab.stepsize.mlp import MLPTrajectory
 from gdlab.studies import get_study
 from gdlab.studies.paper_figures import (
-    CONTRADICTED,
     DRAWDOWN_TOLERANCE,
     EXPONENT_TOLERANCE,
     FIGURE4,
@@ -117,8 +116,8 @@ def test_contradicted_claims_are_reversed_and_checked(tiny) -> None:
     holds = run(TINY, ctx).claims[name]
     assert holds.status == "holds" and holds.relation == "<"
     result = run({**TINY, "fig4": {**TINY["fig4"], "contradicted": [name]}}, ctx)
-    flipped = result.claims[CONTRADICTED + name]
-    assert flipped.relation == ">=" and flipped.measured == holds.measured
+    flipped = result.claims[name]
+    assert flipped.contradicts and flipped.relation == ">=" and flipped.measured == holds.measured
     assert flipped.status == "fails" and result.values["n_contradicted"] == 1
     # the table of contradicted claims shows the paper's claim as stated, with its own status
     assert result.tables["contradicted"].records() == [
@@ -242,7 +241,7 @@ def test_decay_exponent_separates_rates_the_plateau_ratio_admits(p: float) -> No
 def test_verdict_phrases_group_activations_by_outcome() -> None:
     claims = ClaimTable()
     claims.add("XOR, a: r", "x", 1.0, 0.0, relation=">")
-    claims.add(CONTRADICTED + "XOR, b: r", "x", 1.0, 0.0, relation=">")
+    claims.add("XOR, b: r", "x", 1.0, 0.0, relation=">", contradicts=True)
     claims.add("XOR, c: r", "x", None, 0.0, needs="a run")
     claims.add("XOR, d: r", "x", -1.0, 0.0, relation=">")
     assert verdict(claims, "XOR", ["a"], "r") == "holds for every activation"

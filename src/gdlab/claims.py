@@ -51,6 +51,8 @@ STATUSES: tuple[Status, ...] = ("holds", "vacuous", "untestable", "fails")
 #: ``in``: ``bound`` is an interval ``(low, high)``; ``==``: ``|measured - bound| <= tol``.
 RELATIONS = ("<=", "<", ">=", ">", "==", "in")
 _REVERSED = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}
+#: Marks a failing contradiction row in a failure message: the paper's claim now holds.
+CONTRADICTION_TAG = "; stated as contradicted by the runs, the paper's claim now holds"
 _SYMBOL = {
     "holds": "✓ holds",
     "fails": "✗ FAILS",
@@ -224,6 +226,16 @@ class Claim:
             text = f"{self.relation} {format_cell(self.bound)}"
         return text + (f" (tol {format_cell(self.tol)})" if self.tol else "")
 
+    def as_stated(self) -> Claim:
+        """The paper's claim behind a contradiction row (:meth:`ClaimTable.contradict`): the
+        same measurement and bound with the paper's relation, and its own status. A row that
+        states no contradiction is returned as it is."""
+        if not self.contradicts:
+            return self
+        data = self.to_dict()
+        data.update(relation=_REVERSED[self.relation], contradicts=False)
+        return Claim.from_dict(data)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (computed fields included); :meth:`from_dict` recomputes them."""
         out = asdict(self)
@@ -341,8 +353,9 @@ class ClaimTable(Sequence[Claim]):
     def _failure_text(self, bad: list[Claim]) -> str:
         lines = [f"{len(bad)} of {len(self)} claims fail:"]
         lines += [
-            f"  {c.name} [{c.source}]: measured {format_cell(c.measured)} "
-            f"{c.bound_text()} ({c.detail}){'; ' + c.note if c.note else ''}"
+            f"  {c.name} [{c.source}{CONTRADICTION_TAG if c.contradicts else ''}]: measured "
+            f"{format_cell(c.measured)} {c.bound_text()} ({c.detail})"
+            f"{'; ' + c.note if c.note else ''}"
             for c in bad
         ]
         return "\n".join(lines)

@@ -17,11 +17,11 @@ stated in the ``_*_claims`` functions; each criterion says which wrong result it
 
 **Contradicted claims.** A paper claim that a figure's runs contradict is listed by name in that
 figure config's ``"contradicted"`` entry (found by running that config, and recorded with it: a
-CIFAR-10 config and its digits fallback list their own). In the claims table its row is replaced
-by the contradiction (the same measurement, the relation reversed, the name starting with
-:data:`CONTRADICTED`), so the chapter's one check fails if a listed claim starts to hold, or if
-any other claim fails; the ``"contradicted"`` table lists the paper's claims as stated, each
-marked as failing, with the measured value against the paper's criterion.
+CIFAR-10 config and its digits fallback list their own). :meth:`ClaimTable.contradict` replaces
+its row by the contradiction (the same measurement, the relation reversed, marked
+``contradicts``), so the chapter's one check fails if a listed claim starts to hold, or if any
+other claim fails; the ``"contradicted"`` table lists the paper's claims as stated, each marked as
+failing, with the measured value against the paper's criterion.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ from gdlab.studies.common import dataset, two_layer_runs
 from gdlab.tables import Table
 
 __all__ = [
-    "CONTRADICTED",
     "DRAWDOWN_TOLERANCE",
     "EXPONENT_TOLERANCE",
     "FIGURE4",
@@ -757,40 +756,15 @@ def _figure4(traj: Trajectory) -> tuple[ClaimTable, dict[str, Any]]:
     return claims, values
 
 
-_REVERSED = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}
-#: How the claims table names the row of a contradicted paper claim (module docstring).
-CONTRADICTED = "the runs contradict the paper: "
-
-
-def _contradict(claims: ClaimTable, names: list[str]) -> tuple[ClaimTable, Table]:
-    """``claims`` with every claim named in ``names`` replaced by its contradiction (the same
-    measurement and bound, the relation reversed, the name prefixed by :data:`CONTRADICTED`),
-    and the table of those paper claims as stated, with their own status (module docstring)."""
-    unknown = sorted(set(names) - set(claims.names()))
-    if unknown:
-        raise ValueError(
-            f"contradicted={unknown!r}: not claims of this study; allowed: its claim names"
-        )
-    out = ClaimTable(facts=claims.facts)
+def _contradicted_table(claims: ClaimTable) -> Table:
+    """The paper's claims that the runs contradict, as the paper states them, with the measured
+    value against the paper's criterion and their own status (module docstring)."""
     rows = []
-    for c in claims:
-        if c.name in names:
-            if c.relation not in _REVERSED or c.tol:
-                raise ValueError(
-                    f"claim {c.name!r} (relation {c.relation!r}, tol {c.tol!r}) "
-                    "cannot be reversed; allowed: <=, <, >=, >, tol 0"
-                )
-            rows.append((c.name, c.source, c.measured, c.bound_text(), c.status))
-            c = dataclasses.replace(
-                c,
-                name=CONTRADICTED + c.name,
-                source=f"{c.source}: not confirmed",
-                relation=_REVERSED[c.relation],
-                note=f"the paper's claim needs {c.bound_text()} and fails in these runs; {c.note}",
-            )
-        out.append(c)
+    for c in claims.contradicted():
+        stated = c.as_stated()
+        rows.append((c.name, c.source, c.measured, stated.bound_text(), stated.status))
     columns = ["the paper's claim", "source", "measured", "paper's criterion", "status as stated"]
-    return out, Table(columns, rows)
+    return Table(columns, rows)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -913,12 +887,12 @@ _OUTCOMES = {
 
 
 def _outcome(claims: ClaimTable, name: str) -> str:
-    """What became of the paper's claim ``name``: its status, or ``"contradicted"`` when its
-    contradiction (:data:`CONTRADICTED`) holds (``"holds"`` when it fails)."""
-    if name in claims.names():
-        return claims[name].status
-    status = claims[CONTRADICTED + name].status
-    return {"holds": "contradicted", "fails": "holds"}.get(status, status)
+    """What became of the paper's claim ``name``: its status, or ``"contradicted"`` when the
+    row states a contradiction that holds (``"holds"`` when it fails)."""
+    claim = claims[name]
+    if not claim.contradicts:
+        return claim.status
+    return {"holds": "contradicted", "fails": "holds"}.get(claim.status, claim.status)
 
 
 def verdict(claims: ClaimTable, label: str, activations: list[str], claim: str) -> str:
@@ -1094,10 +1068,11 @@ def run(config: Config, ctx: RunContext) -> Result:
     )
     parts = [part for part in config.values() if isinstance(part, Mapping)]
     listed = [name for part in parts for name in part.get("contradicted", [])]
-    claims, contradicted = _contradict(claims, listed)
+    claims = claims.contradict(listed)
+    contradicted = _contradicted_table(claims)
     values.update(
         n_claims=len(claims),
-        n_hold=sum(c.status == "holds" and not c.name.startswith(CONTRADICTED) for c in claims),
+        n_hold=sum(c.status == "holds" and not c.contradicts for c in claims),
         n_contradicted=len(contradicted),
         n_untestable=claims.counts()["untestable"],
         f1_c_verdict=_OUTCOMES[
