@@ -29,6 +29,7 @@ from gdlab.stepsize.theory import (
     problem_constants,
     run_constants,
     theorem41_stable_bound,
+    theorem41_tau,
 )
 from gdlab.stepsize.trajectory import Trajectory
 
@@ -214,7 +215,8 @@ def test_theorem41_rate_violation_is_caught(sep_runs) -> None:
     risk[s + 1 :] *= 100.0
     table = certify_first_phase(_doctored(run, risk=risk), c)
     assert table["Theorem 4.1 rate"].status == "fails" and table.facts["rate peak"] > 8
-    assert table["s* <= tau (Theorem 4.1)"].status == "holds"  # log L_t was not doctored
+    # log L_t was not doctored; tau ~ 1e6 >> T = 2000: the transition claim cannot fail here
+    assert table["s* <= tau (Theorem 4.1)"].status == "vacuous"
 
 
 def test_subsampled_record(xor_runs) -> None:
@@ -283,3 +285,59 @@ def test_gamma_c_underflow_is_handled_in_log_space() -> None:
     upper = table["Lemma A.14 upper"]
     assert upper.bound == math.inf and upper.status == "vacuous" and upper.tol == 0.0
     assert table["Lemma A.15 upper"].status == "vacuous"
+
+
+def _large_margin_linear() -> tuple[TwoLayerNet, data.Dataset, torch.Tensor]:
+    """m = 1, identity, two points of margin ~0.97: Theorem 4.1's tau ~ 8e3 at lr = 5."""
+    net = TwoLayerNet(get_activation("identity"), torch.tensor([1.0]))
+    ds = data.separable_gaussian(n=2, d=2, margin=0.95, seed=0).rescaled()
+    w, _ = data.max_margin_direction(ds.X, ds.y)
+    return net, ds, w
+
+
+@pytest.mark.parametrize(("steps", "status"), [(100, "vacuous"), (9000, "holds")])
+def test_theorem41_transition_is_vacuous_below_tau(steps: int, status: str) -> None:
+    """s* <= T a priori: with tau ~ 8e3 a run of T = 100 steps cannot fail the claim (vacuous,
+    tau/T ~ 10^1.9), one of T = 9000 > tau could (s* = T + 1 if eq. (5) were never reached)."""
+    net, ds, w = _large_margin_linear()
+    run = train(net, ds.X, ds.y, 5.0, steps, W0=torch.zeros(1, 2), w_star=w).run(0)
+    c = run_constants(run, net, ds.X, ds.y, w_star=w)
+    row = certify_first_phase(run, c)["s* <= tau (Theorem 4.1)"]
+    tau = theorem41_tau(c)
+    assert row.status == status and row.bound == tau and row.trivial == steps
+    assert row.measured <= steps  # eq. (5) is reached within both horizons
+    decades = math.log10(tau / steps)
+    assert f"10^{decades:.1f}" in row.note
+    if status == "vacuous":
+        assert decades > 1.5 and f"{decades:+.1f} decades" in row.detail
+    else:
+        assert tau < steps and row.slack > 0
+        # a doctored run that never reaches eq. (5) by T > tau fails with s* = T + 1
+        never = _doctored(run, log_risk=np.zeros(steps + 1), risk=np.ones(steps + 1))
+        late = certify_first_phase(never, c)["s* <= tau (Theorem 4.1)"]
+        assert late.status == "fails" and late.measured == steps + 1
+
+
+def test_gamma_c_undefined_after_s_star_is_untestable_not_an_error(xor_runs) -> None:
+    """gamma^c (eq. 10) is undefined where L_t >= 1/(2 n e^kappa). A risk that climbs back that
+    high after s* must not crash the certificate: the pairs with an undefined end are skipped
+    (and counted), the risk claim fails, and with no defined pair left the gamma^c and A.13
+    claims are untestable and say what they need."""
+    net, ds, traj = xor_runs
+    run = traj.run(4)
+    c = run_constants(run, net, ds.X, ds.y)
+    s = first_step_condition5(run, c)
+    high = math.log(0.5)  # L = 1/2 >= 1/(2 n e^kappa) = 0.11 for n = 4
+    assert high >= -math.log(2 * c.n) - c.kappa
+    log_risk = run.log_risk[0].numpy().copy()
+    log_risk[s + 1] = high  # one step: two pairs lose gamma^c, the others are still tested
+    table = certify_stable_phase(_doctored(run, log_risk=log_risk, risk=np.exp(log_risk)), c)
+    row = table["gamma^c non-decreasing after s*"]
+    assert row.status == "holds" and "2 pairs skipped where gamma^c is undefined" in row.note
+    assert "2 with gamma^c undefined skipped" in table["Lemma A.13"].note
+    assert table["risk non-increasing after r*"].status == "fails"
+    log_risk[s + 1 :] = high  # every step after s*: no pair with gamma^c defined at both ends
+    table = certify_stable_phase(_doctored(run, log_risk=log_risk, risk=np.exp(log_risk)), c)
+    for name in ("gamma^c non-decreasing after s*", "Lemma A.13"):
+        assert table[name].status == "untestable" and "gamma^c" in table[name].needs
+    assert table.facts["s*"] == s and not table.ok  # the risk claim still fails

@@ -211,7 +211,11 @@ def lemma_b2(ev: FirstPhaseEvidence, p: PerceptronSteps) -> Claim:
 def theorem41_transition(ev: FirstPhaseEvidence, si: int | None) -> Claim:
     """Theorem 4.1: ``s* <= tau`` (:func:`~gdlab.stepsize.theory.theorem41_tau`), with ``s*``
     (index ``si``) the first step satisfying the width-free eq. (5); a run that never reaches
-    it by ``T >= tau`` fails with ``s* = T + 1``, one with ``T < tau`` is untestable."""
+    it by ``T >= tau`` fails with ``s* = T + 1``, one with ``T < tau`` is untestable.
+
+    A step ``s*`` found in the run is at most its horizon ``T``, so the claim has ``trivial =
+    T``: with ``tau >= T`` it cannot fail within the run and is ``vacuous`` (its detail gives
+    the decades ``log10(tau/T)``)."""
     r, c = ev.r, ev.c
     tau = th.theorem41_tau(c)
     name, source = "s* <= tau (Theorem 4.1)", "Theorem 4.1"
@@ -227,8 +231,11 @@ def theorem41_transition(ev: FirstPhaseEvidence, si: int | None) -> Claim:
         source,
         float(s),
         tau,
+        trivial=float(ev.T),
         step=r.step_at(si),
-        note=f"s* = first step with L_t <= {thr:.4g} (width-free eq. (5)){reached}; {ev.note}",
+        note=f"s* = first step with L_t <= {thr:.4g} (width-free eq. (5)){reached}; "
+        f"tau/T = 10^{math.log10(tau / ev.T):.1f}: s* <= T a priori, so tau >= T tests "
+        f"nothing; {ev.note}",
     )
 
 

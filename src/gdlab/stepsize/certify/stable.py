@@ -229,20 +229,38 @@ def norm_non_decreasing_after_s_star(ev: Evidence, si: int) -> Claim:
 
 def gamma_c_non_decreasing_after_s_star(ev: Evidence, lgc: LogGammaC, si: int) -> Claim:
     """Theorem 2.2 (Lemma A.13): ``gamma^c`` never decreases after s*, checked on the
-    increments of ``log gamma^c`` (relative changes, exact even where gamma^c underflows)."""
+    increments of ``log gamma^c`` (relative changes, exact even where gamma^c underflows).
+
+    ``gamma^c`` is undefined where ``L_t >= 1/(2 n e^kappa)`` or ``||w_t|| = 0`` (eq. 10): a
+    pair with an undefined end is skipped (counted in the note; a risk that climbs back that
+    high fails ``"risk non-increasing after r*"``), and the claim is untestable when no pair is
+    left."""
     r = ev.r
+    name, source = "gamma^c non-decreasing after s*", "Theorem 2.2 (Lemma A.13)"
     pairs = np.arange(si, r.steps.size - 1)
+    with np.errstate(invalid="ignore"):  # inf - inf where ||w_t|| = 0 at both ends
+        increment = lgc.value[pairs + 1] - lgc.value[pairs]
+    defined = np.isfinite(increment)
+    if not defined.any():
+        return untestable(
+            name,
+            source,
+            "two recorded steps after s* where gamma^c is defined "
+            f"(L_t < 1/(2 n e^kappa), ||w_t|| > 0); {pairs.size} pairs, none defined at both ends",
+        )
+    skipped = pairs.size - int(defined.sum())
+    pairs, increment = pairs[defined], increment[defined]
     allow = lgc.eval_err[pairs] + lgc.eval_err[pairs + 1] + lgc.drift[pairs]
-    increment = lgc.value[pairs + 1] - lgc.value[pairs]
     return monotone(
-        "gamma^c non-decreasing after s*",
-        "Theorem 2.2 (Lemma A.13)",
+        name,
+        source,
         r,
         pairs,
         increment,
         allow,
         increasing=True,
-        note=f"increments of log gamma^c (relative changes); {_s_note(ev, si)}",
+        note=f"increments of log gamma^c (relative changes); {skipped} pairs skipped where "
+        f"gamma^c is undefined (L_t >= 1/(2 n e^kappa) or ||w_t|| = 0); {_s_note(ev, si)}",
     )
 
 
@@ -285,9 +303,16 @@ def lemma_a13(ev: Evidence, lgc: LogGammaC, si: int) -> Claim:
         representable = np.isfinite((r.norm[a13] / r.v[a13]) ** 2)
     underflow = int(np.sum(~representable))
     a13 = a13[representable]
+    # gamma^c undefined at an end (L >= 1/(2 n e^kappa) or ||w|| = 0): nothing to compare
+    with np.errstate(invalid="ignore"):
+        defined = np.isfinite(lgc.value[a13 + 1] - lgc.value[a13])
+    undefined = int(np.sum(~defined))
+    a13 = a13[defined]
     if a13.size == 0:
         return untestable(
-            "Lemma A.13", "Lemma A.13", "a one-step pair after s* with (rho_t/v_t)^2 in range"
+            "Lemma A.13",
+            "Lemma A.13",
+            "a one-step pair after s* with (rho_t/v_t)^2 in range and gamma^c defined at both ends",
         )
     rho0, rho1, v, mu2 = r.norm[a13], r.norm[a13 + 1], r.v[a13], r.mu_norm_sq[a13]
     rhs = th.lemma_a13_lower_bound(rho0, rho1, v, mu2)
@@ -309,7 +334,8 @@ def lemma_a13(ev: Evidence, lgc: LogGammaC, si: int) -> Claim:
         [Side(lhs, rhs, allow, upper=False)],
         f"log gamma^c_(t+1) - log gamma^c_t >= (rho_t/v_t)^2 ||mu_t||^2 "
         f"log(rho_(t+1)/rho_t); {a13.size} one-step pairs after s*"
-        f" ({underflow} with v_t underflowed skipped); {_s_note(ev, si)}",
+        f" ({underflow} with v_t underflowed and {undefined} with gamma^c undefined skipped); "
+        f"{_s_note(ev, si)}",
         relative=False,
     )
 
