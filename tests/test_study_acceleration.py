@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
-import torch
+from studytools import check_chapter_references, check_round_trip
 from ulp import assert_ulp_close
 
 from gdlab.claims import ClaimFailure
-from gdlab.experiments.cache import ResultCache
 from gdlab.experiments.study import Result, RunContext
 from gdlab.plotting import acceleration as plots
 from gdlab.stepsize import theory as th
@@ -45,11 +43,6 @@ assert TINY["corollary"]["multiples"] == []  # Corollary 4.2's budget is ~4e5 st
 #: Budgets long enough for a large eta = c T run to reach eq. (5) and be tested by the rate.
 RATE = {**SMALL, "budgets": [1000, 4000], "constants": [0.03, 0.3], "grid": [1.0, 30.0, 100.0]}
 RATE_CLAIM = "two-point data, w_0 = 0: eta = c T: L(w_T) alpha^2 gamma^2 eta (T - s*) <= 8 (safe)"
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -200,11 +193,7 @@ def test_budget_runs_need_separable_data(ctx: RunContext) -> None:
 
 
 def test_values_cover_the_chapter(result: Result) -> None:
-    text = CHAPTER.read_text()
-    glued = set(re.findall(r"\{glue:text\}`acc_(\w+?)(?::[^`]*)?`", text))
-    assert glued and glued <= set(result.values)
-    shown = set(re.findall(r'result\.tables\["(\w+)"\]', text))
-    assert shown and shown <= set(result.tables)
+    check_chapter_references(CHAPTER, "acc_", result)
     assert result.values["T_show"] == 60 and result.values["num_budgets"] == 3
 
 
@@ -312,12 +301,7 @@ def test_a_wrong_threshold_is_caught(ctx: RunContext, monkeypatch: pytest.Monkey
 
 
 def test_result_survives_the_cache_round_trip(result: Result) -> None:
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values
-    assert again.tables == result.tables
-    assert [c.status for c in again.claims] == [c.status for c in result.claims]
-    for key, value in result.arrays.items():
-        np.testing.assert_array_equal(again.arrays[key], value)
+    check_round_trip(result)
 
 
 def test_figures(result: Result) -> None:

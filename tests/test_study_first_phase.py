@@ -4,17 +4,16 @@ options it uses (rescaled data specs, the recorded <w_t, bar-w_*>, Assumption 3 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from studytools import check_chapter_references, check_round_trip
 
 from gdlab import data
 from gdlab.claims import ClaimFailure
-from gdlab.experiments.cache import ResultCache
 from gdlab.experiments.study import Result, RunContext
 from gdlab.plotting import first_phase as plots
 from gdlab.stepsize import certify
@@ -39,11 +38,6 @@ TINY = {
     "horizon": [],
     "contrast": {**QUICK["contrast"], "etas": [1.0, 100.0, 10_000.0], "steps": 100},
 }
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
 
 
 def _sweep(ctx: RunContext, activation: str = LEAKY, **kw: object) -> PhaseExits:
@@ -168,11 +162,7 @@ def test_recorded_w_star_inner_and_assumption3(ctx: RunContext, exits: PhaseExit
 
 
 def test_values_cover_the_chapter(result: Result) -> None:
-    text = CHAPTER.read_text()
-    glued = set(re.findall(r"\{glue:text\}`fp_(\w+?)(?::[^`]*)?`", text))
-    assert glued and glued <= set(result.values)
-    shown = set(re.findall(r'result\.tables\["(\w+)"\]', text))
-    assert shown and shown <= set(result.tables)
+    check_chapter_references(CHAPTER, "fp_", result)
     assert result.values["num_etas"] == len(TINY["etas"]) and result.values["steps"] == 300
 
 
@@ -313,12 +303,7 @@ def test_theorem32_horizon_run(ctx: RunContext, result: Result) -> None:
 
 
 def test_result_survives_the_cache_round_trip(result: Result) -> None:
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values
-    assert again.tables == result.tables
-    assert [c.status for c in again.claims] == [c.status for c in result.claims]
-    for key, value in result.arrays.items():
-        np.testing.assert_array_equal(again.arrays[key], value)
+    check_round_trip(result)
 
 
 def test_figures(result: Result) -> None:

@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from studytools import check_round_trip
 
 from gdlab.claims import ClaimTable
-from gdlab.experiments.cache import ResultCache
-from gdlab.experiments.study import Result, RunContext
+from gdlab.experiments.study import Result
 from gdlab.plotting.margin import figures
 from gdlab.stepsize.sweeps import SweepResult
 from gdlab.studies import get_study
@@ -35,11 +35,6 @@ TINY = {
     "figure4": {**FIGURE4["quick"], "steps": 1500},
 }
 NORM = "||w_t|| grows like log t, not sqrt t or t"
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +146,7 @@ def test_figures_and_round_trip(result: Result) -> None:
     assert len(figs["margins"].axes) == 4 and len(figs["figure4"].axes) == 4
     for fig in figs.values():
         assert fig.get_figwidth() <= 7.2  # the content column
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and len(again.claims) == len(result.claims)
+    check_round_trip(result)
 
 
 def test_configs() -> None:

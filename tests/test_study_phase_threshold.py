@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from studytools import check_round_trip
 
 from gdlab.claims import ClaimTable
-from gdlab.experiments.cache import ResultCache
-from gdlab.experiments.study import Result, RunContext
+from gdlab.experiments.study import Result
 from gdlab.plotting.phase_threshold import figures, thin
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.sweeps import SweepResult
@@ -35,11 +35,6 @@ TINY = {
     "contrast": {**QUICK["contrast"], "lr": [1.0, 1e4], "steps": 200},
     "theorem41": "five points",
 }
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +184,7 @@ def test_figures_and_round_trip(result: Result) -> None:
     assert set(figs) == {"risk", "monotone", "rate", "a14"}
     for fig in figs.values():
         assert fig.get_figwidth() <= 7.2  # the content column
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and len(again.claims) == len(result.claims)
+    check_round_trip(result)
 
 
 def test_thin_keeps_the_envelope() -> None:
