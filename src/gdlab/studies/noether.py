@@ -1,20 +1,26 @@
 """Noether charge and its flow (chapter ``book/part2/noether-charge.md``; spec §2, §8; T1, T4).
 
-Four experiments, each one cached unit of work:
+Five experiments, each one cached unit of work:
 
 1. **identities**: (D0)-(D6) step by step (scalar toy, a two-layer and a depth-3 chain, the
    charge of one pair of the chain with an explicit generator, the scale-invariant model; SGD
    and GD, with and without weight decay), and the product law (D3) over a whole SGD run;
 2. **conservation** (T1): the scalar toy from three starts under SGD and GD;
-3. **rate** (T1): the decay rate of ``C`` per SGD step on an (eta, S) grid, replicas per point;
+3. **rate** (T1): the decay rate of ``C`` per SGD step on an (eta, S) grid, replicas per point,
+   from a point of the minimum near the balanced one (``u = w``);
 4. **scale invariance** (T4): ``||theta||^2`` of ``f = (theta/||theta||)^T x`` with and without
-   weight decay.
+   weight decay;
+5. **Net-A and Net-B** (Figure 7, App. A.1): normalised two-layer tanh nets under SGD, GD and SGD
+   with weight decay (:mod:`gdlab.symmetry.normalized_nets`).
 
 Claims: the identities hold to their float64 rounding bound; GD moves ``C`` by no more than its
-(D2) budget while SGD drives it to 0; the rate agrees with Eq. (5) at the visited states and, at
-eta -> 0, with its closed form, not with the printed Eq. (7); without weight decay ``||theta||``
-never decreases and ``||theta||^4`` grows with slope ``2 eta^2 k``; with weight decay the
-stationary identity (D1) holds and the level does not depend on the initial norm.
+(D2) budget while SGD drives it to 0; the rate agrees with the exact (D1) rate at the visited
+states at every eta, its O(eta) excess has the derived slope, and its eta -> 0 limit is the
+Eq. (5) closed form, not the printed Eq. (7); without weight decay ``||theta||`` never decreases
+and ``||theta||^4`` grows with slope ``2 eta^2 k``; with weight decay the stationary identity (D1)
+holds and the level does not depend on the initial norm; Net-A's and Net-B's total norms never
+decrease, Net-B's per-layer norms never decrease, a Net-A layer norm falls, and weight decay
+gives the stationary (D1) balance.
 """
 
 from __future__ import annotations
@@ -30,17 +36,25 @@ import torch
 from gdlab.claims import ClaimTable
 from gdlab.experiments.study import Config, Result, RunContext, Study
 from gdlab.plotting.noether import figures
-from gdlab.runtime import get_device, get_dtype, make_generator
+from gdlab.runtime import get_dtype, make_generator
 from gdlab.stats import critical_z, linear_extrapolation, replica_mean, time_average, z_score
 from gdlab.symmetry.charges import flatten, layer_charges, pair_generator
+from gdlab.symmetry.checks import check_int, check_real
 from gdlab.symmetry.equilibrium import scalar_decay_rate, scalar_gradient_moment
 from gdlab.symmetry.identities import (
+    UNIT_ROUNDOFF,
     ProductLaw,
     check_charge_identity,
     check_layer_identity,
     check_product_law,
 )
 from gdlab.symmetry.linear import DeepLinear, Params, init_chain
+from gdlab.symmetry.normalized_nets import (
+    VARIANTS,
+    NormalizedTanhNet,
+    init_normalized,
+    layer_norms_sq,
+)
 from gdlab.symmetry.scale_invariant import (
     NormalizedLinear,
     equilibrium_norm4,
@@ -48,10 +62,19 @@ from gdlab.symmetry.scale_invariant import (
     stationary_k,
 )
 from gdlab.symmetry.sgd import Run, Step, runs_to_arrays, train
-from gdlab.symmetry.tasks import GaussianTask
+from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 from gdlab.tables import Table
 
-__all__ = ["PAPER", "QUICK", "STUDY", "identity_rows", "rate_sweep", "run"]
+__all__ = [
+    "PAPER",
+    "QUICK",
+    "STUDY",
+    "identity_rows",
+    "net_runs",
+    "rate_excess_slope",
+    "rate_sweep",
+    "run",
+]
 
 #: T1 with ``v = 1`` and unit variances; ``start = (u, w)`` is a point of the minimum ``u w = v``.
 _T1 = {"v": 1.0, "var_x": 1.0, "var_eps": 1.0, "start": [2.0, 0.5]}
@@ -106,7 +129,17 @@ QUICK: Config = {
         "steps": 1500,
         "batch_size": 1,
     },
-    "rate": {"etas": [0.005, 0.01, 0.02], "batch_sizes": [1, 4, 16], "replicas": 32, "steps": 1500},
+    # T1's rate from (start_u, v / start_u) on the minimum, near the balanced point u = w where
+    # kappa = u^2 + w^2 (which sets the O(eta) excess) stays put as C decays; burn_in: relaxation
+    # times of the jitter M^2 left out of the averages at the smallest eta
+    "rate": {
+        "start_u": 1.02,
+        "etas": [0.0025, 0.005, 0.01, 0.02],
+        "batch_sizes": [1, 4, 16],
+        "replicas": 32,
+        "steps": 1500,
+        "burn_in": 5.0,
+    },
     "scale_invariant": {
         "n": 10,
         "var_eps": 1.0,
@@ -117,6 +150,23 @@ QUICK: Config = {
         "batch_size": 1,
         "every": 10,
         "blocks": 10,
+    },
+    # Figure 7: Net-A and Net-B (gdlab.symmetry.normalized_nets) on y = V x + eps, |V| = 1,
+    # x ~ N(0, I_dx), a fixed data set of n points per replica; SGD with and without weight
+    # decay gamma and GD, from ||w||_F = ||u||_F = norm0
+    "normalized_nets": {
+        "dx": 8,
+        "width": 8,
+        "dy": 1,
+        "n": 256,
+        "var_eps": 0.25,
+        "norm0": 1.0,
+        "eta": 0.05,
+        "batch_size": 32,
+        "gamma": 0.05,
+        "replicas": 8,
+        "steps": 3000,
+        "every": 20,
     },
     # family-wise false-alarm rate of every statistical claim (stats.critical_z)
     "alpha": 0.01,
@@ -129,12 +179,9 @@ PAPER: Config = {
     "identities": {**QUICK["identities"], "steps": 400},
     "rate": {**QUICK["rate"], "replicas": 128, "steps": 8000},
     "scale_invariant": {**QUICK["scale_invariant"], "steps": 40000},
+    "normalized_nets": {**QUICK["normalized_nets"], "replicas": 32, "steps": 20000, "every": 50},
 }
 
-#: Eq. (7)'s prefactor sigma^2 predicts an extrapolated ratio of 1/2. It counts as excluded when
-#: the ratio is this many standard errors away: far beyond any fluctuation (a z of 10 has a
-#: two-sided normal probability below 1e-22).
-EXCLUSION_Z = 10.0
 #: The SGD log-decay of C after T steps may fall short of 4 eta^2 T Var[rx] / S by half: the
 #: Monte-Carlo spread of the log-rate over T steps is sqrt(8 / T) relative (E m^4 / (E m^2)^2 = 9
 #: for S = 1), far below 50 %.
@@ -143,39 +190,41 @@ LOG_DECAY_TOL = 0.5
 BUDGET_RTOL = 1e-12
 
 
-def _t(values: Any) -> torch.Tensor:
-    return torch.as_tensor(values, dtype=get_dtype(), device=get_device())
+def _t(values: Any, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(values, dtype=get_dtype(), device=device)
 
 
-def _t1_task(t1: Mapping[str, Any]) -> GaussianTask:
+def _t1_task(t1: Mapping[str, Any], device: torch.device) -> GaussianTask:
     """T1: ``y = v x + eps`` with scalar Gaussian ``x`` and ``eps``."""
-    return GaussianTask.isotropic(_t([[t1["v"]]]), t1["var_x"], t1["var_eps"])
+    return GaussianTask.isotropic(_t([[t1["v"]]], device), t1["var_x"], t1["var_eps"])
 
 
-def _scalar_params(u: list[float], w: list[float]) -> Params:
+def _scalar_params(u: list[float], w: list[float], device: torch.device) -> Params:
     """Scalar-toy parameters ``(w, u)`` as a two-layer chain of width 1, one run per entry."""
-    return _t(w).reshape(-1, 1, 1), _t(u).reshape(-1, 1, 1)
+    return _t(w, device).reshape(-1, 1, 1), _t(u, device).reshape(-1, 1, 1)
 
 
 # ----------------------------------------------------------------------------- identities
 
 
-def identity_rows(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
+def identity_rows(
+    cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int, device: torch.device
+) -> list[dict[str, Any]]:
     """(D0)-(D6) step by step: one row per (method, gamma, model) with the largest error
     relative to the size of the terms and relative to the rounding bound (identities module)."""
-    gen = make_generator(seed, get_device())
+    gen = make_generator(seed, device)
     ct = cfg["chain_task"]
-    V = torch.randn(
-        ct["dy"], len(ct["var_x"]), generator=gen, dtype=get_dtype(), device=get_device()
-    )
+    V = torch.randn(ct["dy"], len(ct["var_x"]), generator=gen, dtype=get_dtype(), device=device)
     tasks = {
-        "t1": _t1_task(t1),
+        "t1": _t1_task(t1, device),
         "chain": GaussianTask.diagonal(V, ct["var_x"], [ct["var_eps"]] * ct["dy"]),
     }
     si = cfg["scale_invariant"]
     beta = torch.randn(1, si["n"], generator=gen, dtype=V.dtype, device=V.device)
     task_si = GaussianTask(
-        beta / beta.norm(), torch.eye(si["n"], dtype=V.dtype), _t([[si["var_eps"]]])
+        beta / beta.norm(),
+        torch.eye(si["n"], dtype=V.dtype, device=device),
+        _t([[si["var_eps"]]], device),
     )
     chains = [(c, init_chain(c["widths"], cfg["runs"], c["std"], gen)) for c in cfg["chains"]]
     rows = []
@@ -226,15 +275,17 @@ def _row(method: str, gamma: float, check: Any) -> dict[str, Any]:
     }
 
 
-def _product_law(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> ProductLaw:
+def _product_law(
+    cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int, device: torch.device
+) -> ProductLaw:
     """(D3) over a whole SGD run of the scalar toy, from T1's point of the minimum."""
     u, w = t1["start"]
     return check_product_law(
-        _scalar_params([u] * cfg["runs"], [w] * cfg["runs"]),
-        _t1_task(t1),
+        _scalar_params([u] * cfg["runs"], [w] * cfg["runs"], device),
+        _t1_task(t1, device),
         eta=cfg["eta"],
         steps=cfg["steps"],
-        generator=make_generator(seed, get_device()),
+        generator=make_generator(seed, device),
         batch_size=cfg["batch_size"],
     )
 
@@ -253,13 +304,13 @@ def _identities(config: Config, ctx: RunContext, out: Result) -> None:
     _, meta = ctx.cached(
         "noether-identities",
         {"identities": cfg, "t1": t1, "seed": seed},
-        lambda: ({}, {"rows": identity_rows(cfg, t1, seed)}),
+        lambda: ({}, {"rows": identity_rows(cfg, t1, seed, ctx.device)}),
     )
     rows = meta["rows"]
     law_arrays, _ = ctx.cached(
         "noether-product-law",
         {"product_law": law_cfg, "t1": t1, "seed": seed},
-        lambda: (_law_arrays(_product_law(law_cfg, t1, seed)), {}),
+        lambda: (_law_arrays(_product_law(law_cfg, t1, seed, ctx.device)), {}),
     )
     law = ProductLaw(**{k: torch.from_numpy(np.array(v)) for k, v in law_arrays.items()})
     worst_rel = max(r["max |err|/s"] for r in rows)
@@ -303,13 +354,15 @@ def _identities(config: Config, ctx: RunContext, out: Result) -> None:
 # ----------------------------------------------------------------------------- T1: conservation
 
 
-def _conservation_runs(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> dict[str, Run]:
+def _conservation_runs(
+    cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int, device: torch.device
+) -> dict[str, Run]:
     """The scalar toy from the starts ``(u0, w0)`` under SGD and GD, recording every step.
 
     Series: ``C = u^2 - w^2``, ``loss`` (population risk) and, for the (D2) budget,
     ``grad_sq = ||grad L||^2`` (population gradient at the recorded point).
     """
-    task, model = _t1_task(t1), DeepLinear()
+    task, model = _t1_task(t1, device), DeepLinear()
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         g = flatten(model.population_grad(p, task))
@@ -322,11 +375,11 @@ def _conservation_runs(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int)
     return {
         method: train(
             model,
-            _scalar_params(cfg["u0"], cfg["w0"]),
+            _scalar_params(cfg["u0"], cfg["w0"], device),
             task,
             eta=cfg["eta"],
             steps=cfg["steps"],
-            generator=make_generator(seed, get_device()),
+            generator=make_generator(seed, device),
             batch_size=cfg["batch_size"],
             method=method,
             observe=observe,
@@ -340,7 +393,7 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
     arrays, _ = ctx.cached(
         "noether-conservation",
         {"conservation": cfg, "t1": t1, "seed": config["seed"]},
-        lambda: (runs_to_arrays(_conservation_runs(cfg, t1, config["seed"])), {}),
+        lambda: (runs_to_arrays(_conservation_runs(cfg, t1, config["seed"], ctx.device)), {}),
     )
     sgd, gd = (Run.from_arrays(arrays, m) for m in ("sgd", "gd"))
     C0 = gd.series["C"][:, 0]
@@ -382,6 +435,8 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
         sgd_log_decay=float(sgd_log_decay.min()),
         pred_log_decay=predicted,
         T1_steps=T,
+        T1_eta=cfg["eta"],
+        T1_S=cfg["batch_size"],
     )
     for method, r in (("sgd", sgd), ("gd", gd)):
         out.arrays[f"t1.{method}.C"] = r.series["C"].numpy()
@@ -392,27 +447,75 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
 # ----------------------------------------------------------------------------- T1: rate
 
 
-def rate_sweep(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> dict[str, np.ndarray]:
-    """The T1 decay rate of C per SGD step from T1's point of the minimum, per (eta, S).
+def rate_excess_slope(*, batch_size: int, var_x: float, kappa: float) -> float:
+    """T1: the O(eta) slope ``b`` of the rate ratio ``1 + b eta + O(eta^2)`` near the minimum.
 
-    ``measured``: mean over steps and replicas of ``-Delta C / C = eta^2 G_t^2`` (exact by
-    (D3)) with its standard error over the independent replicas (``stderr``); ``conditional``:
-    mean of ``eta^2 E[G_t^2 | theta_t]`` (Eq. (5) with the noise at the visited states, exact
-    Gaussian moments). Each (n_eta, n_S).
+    Near ``u w = v`` the misfit ``M = u w - v`` moves by ``-eta kappa G`` to first order
+    (``kappa = u^2 + w^2``, ``G = 2 (M m_2 - e)``, ``m_2`` and ``e`` the batch means of ``x^2``
+    and ``eps x``): an AR(1) with factor ``1 - 2 eta kappa var_x`` and noise variance
+    ``4 eta^2 kappa^2 var_eps var_x / S``, whose stationary ``E[M^2] = eta kappa var_eps / S
+    + O(eta^2)``. With :func:`~gdlab.symmetry.equilibrium.scalar_gradient_moment` the rate is
+    ``4 eta^2 (var_eps var_x / S + (1 + 2/S) var_x^2 E[M^2])``, whose ratio to the closed form
+    ``4 eta^2 var_eps var_x / S`` is ``1 + (1 + 2/S) var_x kappa eta + O(eta^2)``.
     """
-    gen = make_generator(seed, get_device())
-    task, model = _t1_task(t1), DeepLinear()
+    S = check_int("batch_size", batch_size, minimum=1)
+    return (1 + 2 / S) * var_x * kappa
+
+
+def _rate_start(cfg: Mapping[str, Any], t1: Mapping[str, Any]) -> tuple[float, float, float]:
+    """``(u0, w0, kappa0)``: the start ``u0 = start_u``, ``w0 = v / u0`` on the minimum ``u w = v``
+    and ``kappa0 = u0^2 + w0^2 = sqrt(C0^2 + 4 v^2)``."""
+    u0 = check_real("rate start_u", cfg["start_u"], positive=True)
+    w0 = t1["v"] / u0
+    return u0, w0, u0**2 + w0**2
+
+
+def _burn_steps(cfg: Mapping[str, Any], t1: Mapping[str, Any]) -> int:
+    """Steps left out of every average: ``burn_in`` relaxation times ``1 / (4 eta kappa var_x)``
+    of ``M^2`` (:func:`rate_excess_slope`) at the smallest eta; ValueError if the run is not
+    longer than twice that."""
+    _, _, kappa = _rate_start(cfg, t1)
+    burn = math.ceil(cfg["burn_in"] / (4 * min(cfg["etas"]) * kappa * t1["var_x"]))
+    if 2 * burn >= cfg["steps"]:
+        raise ValueError(
+            f"rate steps={cfg['steps']!r} must exceed twice the burn-in of {burn} steps "
+            f"(burn_in={cfg['burn_in']!r} relaxation times at eta={min(cfg['etas'])!r})"
+        )
+    return burn
+
+
+def rate_sweep(
+    cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int, device: torch.device
+) -> dict[str, np.ndarray]:
+    """The T1 decay rate of C per SGD step, per (eta, S), from ``(u0, v/u0)`` on the minimum.
+
+    Over the steps after the burn-in (:func:`_burn_steps`), each replica averages
+    ``-Delta C / C = eta^2 G_t^2`` (exact by (D3)); ``measured`` is the mean over the independent
+    replicas and ``stderr`` its standard error. ``conditional`` is the mean of
+    ``eta^2 E[G_t^2 | theta_t]`` (the exact (D1) rate at the visited states, Gaussian moments) and
+    ``jitter`` the mean of ``M_t^2``, ``M = u w - v``. Each (n_eta, n_S).
+    """
+    gen = make_generator(seed, device)
+    task, model = _t1_task(t1, device), DeepLinear()
     etas, sizes, R = cfg["etas"], cfg["batch_sizes"], cfg["replicas"]
-    eta_k = _t(etas).repeat_interleave(R)
-    u, w = t1["start"]
+    eta_k = _t(etas, device).repeat_interleave(R)
+    u, w, _ = _rate_start(cfg, t1)
+    burn = _burn_steps(cfg, t1)
+    count = cfg["steps"] - burn
     shape = (len(etas), len(sizes))
-    out = {k: np.zeros(shape) for k in ("measured", "stderr", "conditional")}
+    out = {k: np.zeros(shape) for k in ("measured", "stderr", "conditional", "jitter")}
     for j, S in enumerate(sizes):
-        real, cond = torch.zeros_like(eta_k), torch.zeros_like(eta_k)
+        real, cond, jit = (torch.zeros_like(eta_k) for _ in range(3))
 
         def on_step(
-            step: Step, S: int = S, real: torch.Tensor = real, cond: torch.Tensor = cond
+            step: Step,
+            S: int = S,
+            real: torch.Tensor = real,
+            cond: torch.Tensor = cond,
+            jit: torch.Tensor = jit,
         ) -> None:
+            if step.t < burn:
+                return
             G = model.end_gradient(step.params, *step.batch)[:, 0, 0]
             M = (step.params[1] * step.params[0])[:, 0, 0] - t1["v"]
             moment = scalar_gradient_moment(
@@ -420,10 +523,11 @@ def rate_sweep(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> dict
             )
             cond.add_(step.eta**2 * moment)
             real.add_(step.eta**2 * G**2)
+            jit.add_(M**2)
 
         train(
             model,
-            _scalar_params([u] * len(eta_k), [w] * len(eta_k)),
+            _scalar_params([u] * len(eta_k), [w] * len(eta_k), device),
             task,
             eta=eta_k,
             steps=cfg["steps"],
@@ -432,9 +536,10 @@ def rate_sweep(cfg: Mapping[str, Any], t1: Mapping[str, Any], seed: int) -> dict
             every=cfg["steps"],
             on_step=on_step,
         )
-        mean, se = replica_mean((real / cfg["steps"]).reshape(len(etas), R).cpu())
+        mean, se = replica_mean((real / count).reshape(len(etas), R).cpu())
         out["measured"][:, j], out["stderr"][:, j] = mean.numpy(), se.numpy()
-        out["conditional"][:, j] = (cond / cfg["steps"]).reshape(len(etas), R).mean(1).cpu().numpy()
+        for key, acc in (("conditional", cond), ("jitter", jit)):
+            out[key][:, j] = (acc / count).reshape(len(etas), R).mean(1).cpu().numpy()
     return out
 
 
@@ -443,79 +548,131 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
     arrays, _ = ctx.cached(
         "noether-rate",
         {"rate": cfg, "t1": t1, "seed": config["seed"]},
-        lambda: (rate_sweep(cfg, t1, config["seed"]), {}),
+        lambda: (rate_sweep(cfg, t1, config["seed"], ctx.device), {}),
     )
-    measured, stderr, conditional = (
-        torch.from_numpy(arrays[k]) for k in ("measured", "stderr", "conditional")
+    measured, stderr, conditional, jitter = (
+        torch.from_numpy(np.array(arrays[k]))
+        for k in ("measured", "stderr", "conditional", "jitter")
     )
     etas = torch.tensor(cfg["etas"], dtype=torch.float64)
+    sizes = cfg["batch_sizes"]
     eq5 = torch.tensor(
         [
             [
                 scalar_decay_rate(eta=e, batch_size=S, var_x=t1["var_x"], var_eps=t1["var_eps"])
-                for S in cfg["batch_sizes"]
+                for S in sizes
             ]
             for e in cfg["etas"]
         ],
         dtype=torch.float64,
     )
+    u0, w0, kappa = _rate_start(cfg, t1)
     dof = cfg["replicas"] - 1
     z_cond = z_score(measured, conditional, stderr)
-    z_crit = critical_z(z_cond.numel(), dof, alpha)
+    # Rules out any rate but the exact (D1) one at the visited states, e.g. Eq. (7)'s half of
+    # the noise term (a z of about 1/(2 x relative error), tens of standard errors).
     out.claims.add(
-        "the drift rate is 2 sigma^2 Tr[Sigma A] at the visited states",
-        "Eq. (5)",
+        "every (eta, S): the rate is the exact (D1) rate at the visited states",
+        "Eq. (5), (D1), (D3)",
         float(z_cond.max()),
-        z_crit,
+        critical_z(z_cond.numel(), dof, alpha),
         relation="<",
-        note=f"largest |z| of the measured rate against Eq. (5) over {z_cond.numel()} (eta, S); "
-        f"family-wise {alpha:.0%}, {dof} dof (a martingale: Monte-Carlo error only)",
+        note=f"largest |z| of the measured rate against eta^2 E[G^2 | theta_t] over "
+        f"{z_cond.numel()} (eta, S); family-wise {alpha:.0%}, {dof} dof (replicas)",
     )
-    rows, limit = [], ClaimTable()
-    for j, S in enumerate(cfg["batch_sizes"]):
+    z_crit = critical_z(len(sizes), dof, alpha)
+    rows, slope, limit = [], ClaimTable(), ClaimTable()
+    for j, S in enumerate(sizes):
         ratio, ratio_se = measured[:, j] / eq5[:, j], stderr[:, j] / eq5[:, j]
-        a, a_se, slope = linear_extrapolation(etas, ratio, ratio_se)
+        b = rate_excess_slope(batch_size=S, var_x=t1["var_x"], kappa=kappa)
+        # ratio = 1 + b eta + c eta^2 + O(eta^3): the slope given the limit 1 ...
+        b_fit, b_se, _ = linear_extrapolation(etas, (ratio - 1) / etas, ratio_se / etas)
+        # ... and the limit given the derived slope, the O(eta^2) term fitted
+        a, a_se, c = linear_extrapolation(etas**2, ratio - b * etas, ratio_se)
         rows.append(
             {
                 "S": S,
-                "ratio at eta -> 0": a,
-                "standard error": a_se,
-                "slope in eta": slope,
-                "z against 1": abs(a - 1) / a_se,
-                "z against 1/2": abs(a - 0.5) / a_se,
+                "b": b,
+                "b fit": b_fit,
+                "se(b)": b_se,
+                "c fit": c,
+                "a": a,
+                "se(a)": a_se,
+                "z(1)": abs(a - 1) / a_se,
+                "z(1/2)": abs(a - 0.5) / a_se,
             }
         )
-        limit.add(
-            "the rate tends to 4 eta^2 Var[rx]/S as eta -> 0 (prefactor 2 sigma^2)",
-            "Eq. (5) vs Eq. (7)",
-            abs(a - 1) / a_se,
-            critical_z(len(cfg["batch_sizes"]), dof, alpha),
+        # rules out a wrong O(eta) model: the old start kappa = 4.25 (twice the slope), or the
+        # jitter term without its (1 + 2/S) (a third of the slope at S = 1)
+        slope.add(
+            "the O(eta) excess of the rate has the derived slope (1 + 2/S) var_x kappa",
+            "spec §6; (D1), (D3)",
+            abs(b_fit - b) / b_se,
+            z_crit,
             relation="<",
-            note=f"S = {S}: extrapolated ratio {a:.3f} +- {a_se:.3f} (z against 1)",
+            note=f"S = {S}: fitted {b_fit:.3g} +- {b_se:.2g} against {b:.3g} (|z|)",
         )
+        limit.add(
+            "eta -> 0: the rate tends to 4 eta^2 Var[rx]/S (prefactor 2 sigma^2)",
+            "Eq. (5)",
+            abs(a - 1) / a_se,
+            z_crit,
+            relation="<",
+            note=f"S = {S}: limit of the ratio {a:.4f} +- {a_se:.4f} (|z| against 1)",
+        )
+    out.claims.extend(slope.aggregate())
     out.claims.extend(limit.aggregate())
-    out.claims.add(
-        "Eq. (7)'s prefactor sigma^2 (half the rate) is excluded",
+    printed = ClaimTable()
+    printed.add(
+        "eta -> 0: the rate tends to 2 eta^2 Var[rx]/S (prefactor sigma^2)",
         "Eq. (7) as printed",
-        min(r["z against 1/2"] for r in rows),
-        EXCLUSION_Z,
-        relation=">",
-        note="least |a - 1/2| / se(a) over the batch sizes (EXCLUSION_Z standard errors)",
+        min(r["z(1/2)"] for r in rows),
+        z_crit,
+        relation="<",
+        note="least |z| of the limit against 1/2 over the batch sizes; the same fit, "
+        f"family-wise {alpha:.0%}",
     )
+    out.claims.extend(printed.contradict(printed.names()))
     out.tables["rate"] = Table.from_records(rows)
+    excess = measured / eq5 - 1
     out.values.update(
         zcond_max=float(z_cond.max()),
-        intercept_min=min(r["ratio at eta -> 0"] for r in rows),
-        intercept_max=max(r["ratio at eta -> 0"] for r in rows),
-        intercept_se=max(r["standard error"] for r in rows),
-        bias_max=float((measured / eq5).max() - 1),
+        rate_zcrit=z_crit,
+        slope_z_max=max(abs(r["b fit"] - r["b"]) / r["se(b)"] for r in rows),
+        intercept_min=min(r["a"] for r in rows),
+        intercept_max=max(r["a"] for r in rows),
+        intercept_se=max(r["se(a)"] for r in rows),
+        intercept_z_max=max(r["z(1)"] for r in rows),
+        half_z_min=min(r["z(1/2)"] for r in rows),
+        bias_max=float(excess.max()),
+        rate_u0=u0,
+        rate_w0=w0,
+        rate_C0=u0**2 - w0**2,
+        rate_kappa=kappa,
+        rate_burn=_burn_steps(cfg, t1),
+        rate_steps=cfg["steps"],
+        rate_replicas=cfg["replicas"],
+        rate_eta_min=min(cfg["etas"]),
+        rate_eta_max=max(cfg["etas"]),
+        rate_points=z_cond.numel(),
+        rate_b_S1=rate_excess_slope(batch_size=min(sizes), var_x=t1["var_x"], kappa=kappa),
+        rate_S_min=min(sizes),
+        rate_S_max=max(sizes),
+        jitter_ratio_max=float(
+            (jitter / (etas[:, None] * kappa * t1["var_eps"] / torch.tensor(sizes))).max()
+        ),
     )
-    out.arrays.update({f"rate.{k}": arrays[k] for k in ("measured", "stderr", "conditional")})
+    out.arrays.update(
+        {f"rate.{k}": arrays[k] for k in ("measured", "stderr", "conditional", "jitter")}
+    )
     out.arrays.update(
         {
             "rate.etas": etas.numpy(),
-            "rate.batch_sizes": np.array(cfg["batch_sizes"]),
+            "rate.batch_sizes": np.array(sizes),
             "rate.eq5": eq5.numpy(),
+            "rate.slopes": np.array([r["b"] for r in rows]),
+            "rate.curvatures": np.array([r["c fit"] for r in rows]),
+            "rate.limits": np.array([r["a"] for r in rows]),
         }
     )
 
@@ -523,14 +680,15 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
 # ----------------------------------------------------------------------------- T4
 
 
-def _scale_invariant_task(cfg: Mapping[str, Any]) -> GaussianTask:
+def _scale_invariant_task(cfg: Mapping[str, Any], device: torch.device) -> GaussianTask:
     """T4: ``y = beta^T x + eps`` with ``beta = e_1`` (unit norm), ``x ~ N(0, I_n)``."""
-    beta = torch.zeros(1, cfg["n"], dtype=get_dtype(), device=get_device())
+    beta = torch.zeros(1, cfg["n"], dtype=get_dtype(), device=device)
     beta[0, 0] = 1.0
-    return GaussianTask(beta, torch.eye(cfg["n"], dtype=beta.dtype), _t([[cfg["var_eps"]]]))
+    eye = torch.eye(cfg["n"], dtype=beta.dtype, device=device)
+    return GaussianTask(beta, eye, _t([[cfg["var_eps"]]], device))
 
 
-def _scale_invariant_run(cfg: Mapping[str, Any], seed: int) -> Run:
+def _scale_invariant_run(cfg: Mapping[str, Any], seed: int, device: torch.device) -> Run:
     """SGD on ``f = (theta/||theta||)^T x`` from ``theta_0 = norm0 * beta`` (the minimiser), one
     run per (norm0, gamma). Series: ``norm_sq = ||theta||^2`` and ``k`` (the exact
     ``||theta||^2 E[||g||^2 | theta]`` of :func:`~gdlab.symmetry.scale_invariant.stationary_k`).
@@ -540,8 +698,8 @@ def _scale_invariant_run(cfg: Mapping[str, Any], seed: int) -> Run:
             f"norms0 and gammas must have equal lengths, got {len(cfg['norms0'])}, "
             f"{len(cfg['gammas'])}"
         )
-    task = _scale_invariant_task(cfg)
-    theta = task.V[0].expand(len(cfg["norms0"]), -1) * _t(cfg["norms0"])[:, None]
+    task = _scale_invariant_task(cfg, device)
+    theta = task.V[0].expand(len(cfg["norms0"]), -1) * _t(cfg["norms0"], device)[:, None]
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
         return {"norm_sq": (p[0] ** 2).sum(-1), "k": stationary_k(p[0], task, cfg["batch_size"])}
@@ -551,9 +709,9 @@ def _scale_invariant_run(cfg: Mapping[str, Any], seed: int) -> Run:
         (theta,),
         task,
         eta=cfg["eta"],
-        gamma=_t(cfg["gammas"]),
+        gamma=_t(cfg["gammas"], device),
         steps=cfg["steps"],
-        generator=make_generator(seed, get_device()),
+        generator=make_generator(seed, device),
         batch_size=cfg["batch_size"],
         observe=observe,
         every=cfg["every"],
@@ -570,13 +728,13 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
     arrays, _ = ctx.cached(
         "noether-scale-invariant",
         {"scale_invariant": cfg, "seed": config["seed"]},
-        lambda: (runs_to_arrays({"si": _scale_invariant_run(cfg, config["seed"])}), {}),
+        lambda: (runs_to_arrays({"si": _scale_invariant_run(cfg, config["seed"], ctx.device)}), {}),
     )
     si = Run.from_arrays(arrays, "si")
     eta, gammas, blocks = cfg["eta"], cfg["gammas"], cfg["blocks"]
     free = [k for k, g in enumerate(gammas) if g == 0]
     decayed = [k for k, g in enumerate(gammas) if g > 0]
-    task = _scale_invariant_task(cfg)
+    task = _scale_invariant_task(cfg, ctx.device)
     k_min = float(stationary_k(task.V[0][None], task, cfg["batch_size"])[0])
     norm_sq = si.series["norm_sq"]
     out.claims.add(
@@ -668,9 +826,291 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
         si_kbias=float(k_run.mean() / k_min - 1),
         si_gap_small=min(gap),
         si_gap_large=max(gap),
+        si_gamma_small=min(r["gamma"] for r in rows),
+        si_gamma_large=max(r["gamma"] for r in rows),
+        si_eta=eta,
+        si_n=cfg["n"],
+        si_steps=int(steps[-1]),
+        alpha=alpha,
     )
     out.arrays.update(
         {"si.steps": si.steps.numpy(), "si.norm_sq": norm_sq.numpy(), "si.levels": levels}
+    )
+
+
+# ----------------------------------------------------------------------------- Net-A, Net-B
+
+
+class _NetSums:
+    """Per-step sums of one :func:`net_runs` training, kept on the run's device (no host sync).
+
+    ``inc_min`` (K, 3): least one-step relative increment of ``||w||^2``, ``||u||^2`` and their
+    sum (the increment over the value before the step);
+    ``increments`` (K, 2): ``sum_t eta^2 ||g_t||^2`` per layer ((D6) with gamma = 0);
+    ``scale`` (K,): ``sum_t ||theta_t||^2`` (the rounding scale of the (D6) comparison);
+    ``window_C``, ``window_g`` (K, 2): means over the steps ``t >= start`` of ``||w_t||^2``,
+    ``||u_t||^2`` and of ``eta ||g_w,t||^2``, ``eta ||g_u,t||^2`` ((D1) with weight decay).
+    """
+
+    def __init__(self, K: int, start: int, steps: int, device: torch.device) -> None:
+        self.start, self.count = start, steps - start
+        self.inc_min = torch.full((K, 3), math.inf, dtype=get_dtype(), device=device)
+        self.increments, self.window_C, self.window_g = (
+            torch.zeros(K, 2, dtype=get_dtype(), device=device) for _ in range(3)
+        )
+        self.scale = torch.zeros(K, dtype=get_dtype(), device=device)
+
+    def __call__(self, step: Step) -> None:
+        old = torch.stack(layer_norms_sq(step.params), 1)
+        inc = torch.stack(layer_norms_sq(step.new_params), 1) - old
+        g2 = torch.stack(layer_norms_sq(step.grads), 1)
+        eta = step.eta[:, None]
+        rel = torch.cat([inc / old, inc.sum(1, keepdim=True) / old.sum(1, keepdim=True)], 1)
+        torch.minimum(self.inc_min, rel, out=self.inc_min)
+        self.increments.add_(eta**2 * g2)
+        self.scale.add_(old.sum(1))
+        if step.t >= self.start:
+            self.window_C.add_(old / self.count)
+            self.window_g.add_(eta * g2 / self.count)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        names = ("inc_min", "increments", "scale", "window_C", "window_g")
+        return {f"{prefix}.{k}": getattr(self, k).cpu().numpy() for k in names}
+
+
+def net_runs(
+    variant: str, cfg: Mapping[str, Any], seed: int, device: torch.device
+) -> dict[str, np.ndarray]:
+    """Net-A or Net-B (Figure 7) under SGD (``gamma = 0`` and ``gamma > 0``) and GD (``gamma = 0``).
+
+    Linear Gaussian data: ``y = V x + eps`` with a random unit-norm teacher ``V`` (dy, dx),
+    ``x ~ N(0, I)``, ``eps ~ N(0, var_eps I)``; each replica has its own fixed data set of ``n``
+    points (SGD draws minibatches from it with replacement, GD uses all of it) and its own initial
+    directions with ``||w||_F = ||u||_F = norm0``, shared by its three runs. Runs ``sgd`` are the
+    R replicas without weight decay then the R with; ``gd`` the R replicas. Series recorded every
+    ``every`` steps: ``w2``, ``u2`` (squared layer norms) and ``loss`` (on the data set); per-step
+    sums of :class:`_NetSums` under ``<run>.<sum>``.
+    """
+    gen = make_generator(seed, device)
+    R, steps = cfg["replicas"], cfg["steps"]
+    dx, dy = cfg["dx"], cfg["dy"]
+    V = torch.randn(1, dy, dx, generator=gen, dtype=get_dtype(), device=device)
+    eye = torch.eye(dx + dy, dtype=V.dtype, device=device)
+    task = GaussianTask(V / V.norm(), eye[:dx, :dx], cfg["var_eps"] * eye[:dy, :dy])
+    data = task.fixed_sample(R, cfg["n"], gen)
+    p0 = init_normalized(
+        dx, cfg["width"], dy, R, norm_w=cfg["norm0"], norm_u=cfg["norm0"], generator=gen
+    )
+    model = NormalizedTanhNet(variant)
+    out: dict[str, np.ndarray] = {}
+    for method, gammas in (("sgd", [0.0, cfg["gamma"]]), ("gd", [0.0])):
+        reps = len(gammas)
+        runs_data = FiniteTask(data.X.repeat(reps, 1, 1), data.Y.repeat(reps, 1, 1))
+
+        def observe(p: Params, data: FiniteTask = runs_data) -> dict[str, torch.Tensor]:
+            w2, u2 = layer_norms_sq(p)
+            return {"w2": w2, "u2": u2, "loss": model.loss(p, data.X, data.Y)}
+
+        sums = _NetSums(reps * R, steps // 2, steps, device)
+        run = train(
+            model,
+            tuple(p.repeat(reps, 1, 1) for p in p0),
+            runs_data,
+            eta=cfg["eta"],
+            gamma=_t([g for g in gammas for _ in range(R)], device),
+            steps=steps,
+            generator=gen,
+            batch_size=cfg["batch_size"],
+            method=method,
+            observe=observe,
+            every=cfg["every"],
+            on_step=sums,
+        )
+        out.update(run.to_arrays(method))
+        out.update(sums.arrays(method))
+    return out
+
+
+def _net_rounding_length(cfg: Mapping[str, Any], method: str) -> int:
+    """Longest chain of sums in one gradient of the nets: the batch plus every parameter (the
+    projections of Net-B and the norm terms of Net-A sum over a whole layer)."""
+    batch = cfg["n"] if method == "gd" else cfg["batch_size"]
+    return batch + cfg["width"] * (cfg["dx"] + cfg["dy"])
+
+
+def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
+    cfg, alpha, seed = config["normalized_nets"], config["alpha"], config["seed"]
+    R, eta, gamma = cfg["replicas"], cfg["eta"], cfg["gamma"]
+    if cfg["steps"] % cfg["every"]:
+        raise ValueError(
+            f"normalized_nets steps={cfg['steps']!r} must be a multiple of every="
+            f"{cfg['every']!r} (the second half starts at a recorded step)"
+        )
+    dof = R - 1
+    monotone, layers, exact, faster, fall, balance = (ClaimTable() for _ in range(6))
+    rows: list[dict[str, Any]] = []
+    for variant in VARIANTS:
+        net = f"Net-{variant}"
+        arrays, _ = ctx.cached(
+            f"noether-net-{variant.lower()}",
+            {"normalized_nets": cfg, "seed": seed},
+            lambda variant=variant: (net_runs(variant, cfg, seed, ctx.device), {}),
+        )
+        a = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+        runs = {m: Run.from_arrays(arrays, m) for m in ("sgd", "gd")}
+        # (run label, method, replica slice): SGD and GD without weight decay, SGD with
+        parts = (
+            ("SGD", "sgd", slice(0, R)),
+            ("GD", "gd", slice(0, R)),
+            ("SGD+WD", "sgd", slice(R, 2 * R)),
+        )
+        norms = {
+            label: torch.stack([runs[m].series["w2"][s], runs[m].series["u2"][s]], -1)
+            for label, m, s in parts
+        }  # (R, T, 2)
+        free = [(label, m, s) for label, m, s in parts if label != "SGD+WD"]
+        inc_min = torch.cat([a[f"{m}.inc_min"][s] for _, m, s in free])
+        # Rules out an O(eta) radial drift (a model that is not scale invariant): under SGD the
+        # one-step increment eta^2 ||g||^2 is exact up to rounding far below it.
+        # a converged GD step adds eta^2 ||grad L||^2 below the rounding of ||theta||^2 itself
+        rounding = {
+            "tol": (_net_rounding_length(cfg, "gd") + 13) * UNIT_ROUNDOFF,
+            "tol_reason": "float64 rounding of one step, (6q + m + 7) u relative "
+            "(gdlab.symmetry.identities, q = 1, m = data set + parameters)",
+        }
+        monotone.add(
+            "gamma = 0: the total norm never decreases (every step, SGD and GD)",
+            "App. A.1, (D6)",
+            float(inc_min[:, 2].min()),
+            0.0,
+            relation=">=",
+            note=f"{net}: least one-step relative increment of ||u||^2 + ||w||^2 over {2 * R} runs",
+            **rounding,
+        )
+        if variant == "B":
+            layers.add(
+                "Net-B: both layer norms never decrease (every step, SGD and GD)",
+                "App. A.1, (D6) per layer",
+                float(inc_min[:, :2].min()),
+                0.0,
+                relation=">=",
+                note=f"least one-step relative increment of ||w||^2 and ||u||^2 over {2 * R} runs",
+                **rounding,
+            )
+        # (D6) over the run, per charge: Net-A's A = I, Net-B's A = diag(I, 0) and diag(0, I)
+        for label, m, s in free:
+            start, end = norms[label][:, 0], norms[label][:, -1]
+            incr = a[f"{m}.increments"][s]
+            if variant == "A":
+                start, end, incr = (v.sum(-1, keepdim=True) for v in (start, end, incr))
+            bound = (_net_rounding_length(cfg, m) + 13) * UNIT_ROUNDOFF * a[f"{m}.scale"][s]
+            ratio = ((end - start - incr).abs() / bound[:, None]).max()
+            exact.add(
+                "(D6) over each run: the charge moves by exactly eta^2 sum_t ||g_t||^2",
+                "(D2), (D6)",
+                float(ratio),
+                1.0,
+                note=f"{net} {label}: largest |C_T - C_0 - eta^2 sum ||g_t||^2| / rounding bound "
+                "(6q + m + 7) u sum_t ||theta_t||^2 (gdlab.symmetry.identities, q = 1)",
+            )
+        half = norms["SGD"].shape[1] // 2
+        rise = {
+            label: (norms[label][:, -1] - norms[label][:, half]).sum(-1) for label in ("SGD", "GD")
+        }
+        diff, diff_se = replica_mean(rise["SGD"] - rise["GD"])
+        # Rules out SGD behaving like GD (no noise-driven drift): same data, same initialisation
+        faster.add(
+            "SGD raises the total norm faster than GD over the second half",
+            "App. A.1, Fig. 7",
+            float(diff / diff_se),
+            critical_z(len(VARIANTS), dof, alpha),
+            relation=">",
+            note=f"{net}: z of the paired rise (SGD - GD) of ||u||^2 + ||w||^2 over the second "
+            f"half, {R} replicas; family-wise {alpha:.0%}",
+        )
+        lowest = {label: (n / n[:, :1]).amin(1) - 1 for label, n in norms.items()}  # (R, 2)
+        if variant == "A":
+            drop = lowest["SGD"].amin(1)  # the deeper fall of the two layers, per replica
+            mean, se = replica_mean(drop)
+            fall.add(
+                "Net-A: a layer norm falls under SGD",
+                "App. A.1, Fig. 7",
+                float(mean / se) if float(se) > 0 else 0.0,  # 0: no layer falls
+                -critical_z(1, dof, alpha),
+                relation="<",
+                note=f"z of the deepest fall min_t |layer_t|^2 / |layer_0|^2 - 1 "
+                f"({float(mean):.3f} +- {float(se):.3f}, {R} replicas; 0 when no layer falls)",
+            )
+        charges = [(0, 1)] if variant == "A" else [(0,), (1,)]
+        s = slice(R, 2 * R)
+        for idx in charges:
+            C, g = (a[f"sgd.window_{k}"][s][:, list(idx)].sum(1) for k in ("C", "g"))
+            gap, gap_se = replica_mean((4 * gamma * (1 - eta * gamma) * C - g) / g)
+            name = "total" if len(idx) == 2 else ("|w|^2", "|u|^2")[idx[0]]
+            balance.add(
+                "weight decay: the stationary balance (D1) holds for each charge",
+                "Eq. (9) corrected, (D1)",
+                float(abs(gap) / gap_se),
+                critical_z(3, dof, alpha),
+                relation="<",
+                note=f"{net} {name}: |z| of 4 gamma (1 - eta gamma) E[C] / (eta E[g^T A g]) - 1 "
+                f"= {float(gap):.4f} +- {float(gap_se):.4f} over the second half",
+            )
+            out.values[f"net{variant}_gap_{'wu'[idx[0]] if len(idx) == 1 else 'total'}"] = float(
+                gap
+            )
+        for label, n in norms.items():
+            mean_end = (n[:, -1] / n[:, 0]).mean(0)
+            rows.append(
+                {
+                    "net": net,
+                    "run": label,
+                    "|w|^2 end": float(mean_end[0]),
+                    "|u|^2 end": float(mean_end[1]),
+                    "total end": float((n[:, -1].sum(-1) / n[:, 0].sum(-1)).mean()),
+                    "|w|^2 low": float(lowest[label][:, 0].mean() + 1),
+                    "|u|^2 low": float(lowest[label][:, 1].mean() + 1),
+                }
+            )
+            out.arrays[f"nets.{variant}.{label}"] = n.mean(0).numpy()
+        out.values.update(
+            {
+                f"net{variant}_sgd_total": float(
+                    (norms["SGD"][:, -1].sum(-1) / norms["SGD"][:, 0].sum(-1)).mean()
+                ),
+                f"net{variant}_gd_total": float(
+                    (norms["GD"][:, -1].sum(-1) / norms["GD"][:, 0].sum(-1)).mean()
+                ),
+                f"net{variant}_rise_ratio": float(rise["GD"].mean() / rise["SGD"].mean()),
+                f"net{variant}_sgd_w_low": float(lowest["SGD"][:, 0].mean() + 1),
+                f"net{variant}_gd_w_low": float(lowest["GD"][:, 0].mean() + 1),
+                f"net{variant}_sgd_w_end": float(
+                    (norms["SGD"][:, -1, 0] / norms["SGD"][:, 0, 0]).mean()
+                ),
+                f"net{variant}_sgd_u_end": float(
+                    (norms["SGD"][:, -1, 1] / norms["SGD"][:, 0, 1]).mean()
+                ),
+                f"net{variant}_gd_w_end": float(
+                    (norms["GD"][:, -1, 0] / norms["GD"][:, 0, 0]).mean()
+                ),
+            }
+        )
+        out.arrays["nets.steps"] = runs["sgd"].steps.numpy()
+    for table in (monotone, layers, exact, faster, fall, balance):
+        out.claims.extend(table.aggregate())
+    out.tables["nets"] = Table.from_records(rows)
+    out.values.update(
+        net_dx=cfg["dx"],
+        net_width=cfg["width"],
+        net_dy=cfg["dy"],
+        net_n=cfg["n"],
+        net_var_eps=cfg["var_eps"],
+        net_eta=eta,
+        net_S=cfg["batch_size"],
+        net_gamma=gamma,
+        net_steps=cfg["steps"],
+        net_replicas=R,
+        net_norm0=cfg["norm0"],
     )
 
 
@@ -680,7 +1120,7 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
 def run(config: Config, ctx: RunContext) -> Result:
     """Every experiment of the chapter (cached units), its values, tables and claims."""
     out = Result("noether-charge", "", config)
-    for section in (_identities, _conservation, _rate, _scale_invariance):
+    for section in (_identities, _conservation, _rate, _scale_invariance, _normalized_nets):
         section(config, ctx, out)
     return dataclasses.replace(out)  # the values as JSON data
 
