@@ -53,6 +53,7 @@ __all__ = [
     "lemma_c3_average_G_bound",
     "lemma_c3_step_gain",
     "log_scaled_risk",
+    "mean_field_equivalent",
     "problem_constants",
     "require_assumptions",
     "run_constants",
@@ -258,6 +259,32 @@ def problem_constants(
         constants=constants,
         activation=act.name,
         note=note,
+    )
+
+
+def mean_field_equivalent(c: ProblemConstants) -> ProblemConstants:
+    """The constants of eq. (2) (``b = 1``) equivalent to GD on the net with output scale ``b``
+    (App. D; derived).
+
+    With ``u = b w`` and ``phi_b(z) = b phi(z/b)``, ``f(w; x) = (b/m) sum_j a_j
+    phi(x^T w^(j)) = (1/m) sum_j a_j phi_b(x^T u^(j))``, and since ``grad_w = b grad_u``, GD
+    with stepsize ``lr`` on ``w`` is GD with ``lr b^2`` on ``u``. ``phi_b' (z) = phi'(z/b)``
+    keeps ``alpha`` and ``sup|phi'|``; ``phi_b'' = phi''(z/b)/b`` gives ``beta~/b``;
+    ``phi_b - z phi_b' = b (phi - v phi')(v)`` at ``v = z/b`` gives ``b kappa_phi`` (which
+    ``c.kappa`` already is); ``||u_0|| = b ||w_0||``. So ``rho/b``, ``beta/b^2``, ``eta b^2``,
+    and every bound of Theorems 3.2, 4.1 and Corollary 4.2 applies to the scaled net with the
+    returned constants (the identity for ``b = 1``).
+    """
+    b = c.b
+    return dataclasses.replace(
+        c,
+        lr=c.lr * b * b,
+        eta=c.eta * b * b,
+        rho=c.rho / b,
+        beta=c.beta / (b * b),
+        beta_tilde=c.beta_tilde / b,
+        b=1.0,
+        w0_norm=None if c.w0_norm is None else c.w0_norm * b,
     )
 
 

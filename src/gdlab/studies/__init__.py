@@ -30,6 +30,7 @@ MODULES: dict[str, str] = {
     "margin-improvement": "margin",
     "first-phase": "first_phase",
     "acceleration": "acceleration",
+    "output-scale": "output_scale",
     "paper-figures": "paper_figures",
     "noether-charge": "noether",
     "noise-equilibrium": "noise_equilibrium",
