@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from gdlab.experiments.study import Result
 from gdlab.plotting import label_axes, subplots
 
-__all__ = ["balance_heatmaps", "digits_norms", "figures", "layer_norms", "vector_norms"]
+__all__ = [
+    "balance_heatmaps",
+    "digits_norms",
+    "figures",
+    "layer_norms",
+    "neuron_balance",
+    "vector_norms",
+]
 
 
 def layer_norms(
@@ -52,26 +59,47 @@ def digits_norms(result: Result) -> Figure:
     return layer_norms(result.arrays["digits.steps"], result.arrays["digits.norm_sq"], titles)
 
 
-def balance_heatmaps(result: Result) -> Figure:
-    """Figures 6 and 9: heatmaps of ``W bar S_x W^T`` and ``U^T bar S_eps U`` per run."""
+def balance_heatmaps(result: Result, activation: str = "tanh") -> Figure:
+    """Figure 6 analogue: heatmaps of ``W bar S_x W^T`` and ``U^T bar S_eps U`` (run 0,
+    averaged over the window) under SGD (top row) and GD (bottom row)."""
     a = result.arrays
-    names = [
-        (act, method)
-        for act in result.config["autoencoder"]["activations"]
-        for method in ("sgd", "gd")
-    ]
-    fig, axes = subplots(2, len(names), width=2.6, height=2.4)
-    for row, (act, method) in enumerate(names):
-        lhs, rhs = a[f"ae.{act}.{method}.lhs"], a[f"ae.{act}.{method}.rhs"]
-        vmax = float(max(np.abs(lhs).max(), np.abs(rhs).max()))
-        sides = ((rhs, r"$W\bar\Sigma_x W^\top$"), (lhs, r"$U^\top\bar\Sigma_\epsilon U$"))
+    fig, axes = subplots(2, 2, width=2.6, height=2.4)
+    for row, method in enumerate(("sgd", "gd")):
+        left, right = a[f"ae.{activation}.{method}.left0"], a[f"ae.{activation}.{method}.right0"]
+        vmax = float(max(np.abs(left).max(), np.abs(right).max()))
+        sides = ((left, r"$W\bar\Sigma_x W^\top$"), (right, r"$U^\top\bar\Sigma_\epsilon U$"))
         for col, (mat, label) in enumerate(sides):
             ax = axes[2 * row + col]
             ax.imshow(mat, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            ax.set_title(f"{act} {method.upper()}: {label}", fontsize=8)
+            ax.set_title(f"{activation} {method.upper()}: {label}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
+    return fig
+
+
+def neuron_balance(result: Result) -> Figure:
+    """Figures 6 and 9, per neuron: ``(U^T bar S_eps U)_jj`` against ``(W bar S_x W^T)_jj`` for
+    every neuron of every seed, SGD and GD, one panel per activation; the line is the balance."""
+    a, acts = result.arrays, result.config["autoencoder"]["activations"]
+    ncols = min(len(acts), 2)
+    fig, axes = subplots(ncols, -(-len(acts) // ncols), width=3.3, height=2.6)
+    for ax in axes[len(acts) :]:
+        fig.delaxes(ax)
+    for ax, act in zip(axes, acts, strict=False):
+        top = 0.0
+        for method, color in (("sgd", "C0"), ("gd", "C1")):
+            left, right = a[f"ae.{act}.{method}.left"], a[f"ae.{act}.{method}.right"]
+            ax.scatter(left.ravel(), right.ravel(), s=6, color=color, label=method.upper())
+            top = max(top, float(left.max()), float(right.max()))
+        ax.plot([0, top], [0, top], color="0.4", lw=0.8, ls="--")
+        label_axes(
+            ax,
+            r"$(W\bar\Sigma_xW^\top)_{jj}$",
+            r"$(U^\top\bar\Sigma_\epsilon U)_{jj}$",
+            act.replace("_", " "),
+        )
+    axes[0].legend(fontsize=7)
     return fig
 
 
@@ -81,4 +109,5 @@ def figures(result: Result) -> dict[str, Figure]:
         "vector_norms": vector_norms(result),
         "digits_norms": digits_norms(result),
         "balance_heatmaps": balance_heatmaps(result),
+        "neuron_balance": neuron_balance(result),
     }

@@ -1,7 +1,10 @@
 """Two-layer nonlinear nets ``f(x) = U act(W x)`` (Figures 6 and 9 of the paper).
 
-With ``act`` = ReLU or leaky-ReLU each hidden unit has an exact rescaling symmetry
-``(u_j, w_j) -> (c u_j, w_j / c)``; tanh and swish are only approximately linear near 0, so the
+With ``act`` = ReLU or leaky-ReLU (positively homogeneous) each hidden unit j has an exact
+rescaling symmetry ``(u_j, w_j) -> (c u_j, w_j / c)``, ``c > 0`` (``u_j`` column j of U, ``w_j``
+row j of W): one symmetry per neuron, which constrains one number per neuron and nothing
+between neurons. tanh and swish have no continuous exact symmetry; near 0 they are linear (slopes
+1 and 1/2), where the net inherits the approximate ``GL(d)`` symmetry of a linear net. So the
 layer-wise balance of Theorem 5.2 applies to them heuristically (spec §4). Parameters are
 ``(W, U)`` with ``W`` (K, d, dx) and ``U`` (K, dy, d), in the same input-to-output order as
 :class:`gdlab.symmetry.linear.DeepLinear`. The per-sample loss is ``||f(x) - y||^2``.
@@ -15,9 +18,9 @@ import torch
 
 from gdlab.symmetry.checks import check_choice
 from gdlab.symmetry.linear import Params
-from gdlab.symmetry.tasks import FiniteTask, GaussianTask
+from gdlab.symmetry.tasks import FiniteTask, GaussianTask, normalized
 
-__all__ = ["ACTIVATIONS", "TwoLayerNet"]
+__all__ = ["ACTIVATIONS", "TwoLayerNet", "balance_sides"]
 
 LEAKY_SLOPE = 0.1
 
@@ -87,3 +90,22 @@ class TwoLayerNet:
                 f"got {type(task).__name__}"
             )
         return self.grad(params, *task.full_batch(params[0].shape[0]))
+
+
+def balance_sides(
+    params: Params, cov_x: torch.Tensor, cov_eps: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two sides of the balance Eq. (14), ``W bar Sigma_x W^T`` and ``U^T bar Sigma_eps U``
+    (``bar Sigma = Sigma / Tr Sigma``), each (K, d, d).
+
+    For ReLU and leaky-ReLU with Gaussian ``x`` at a global minimum (``r = -eps``), the noise
+    equilibrium of neuron j's rescaling symmetry, ``E||g_{u_j}||^2 = E||g_{w_j}||^2``, reads
+    ``Tr Sigma_eps E[act(a_j)^2] = u_j^T Sigma_eps u_j E[act'(a_j)^2 ||x||^2]`` with
+    ``a_j = w_j^T x``; both expectations carry the same factor (``(1 + slope^2)/2``, by the
+    symmetry ``x -> -x``), so it is the equality of the diagonal entries j of the two sides. The
+    off-diagonal entries are constrained only by the ``GL(d)`` symmetry of a linear net.
+    """
+    W, U = params
+    left = W @ normalized(cov_x) @ W.transpose(-1, -2)
+    right = U.transpose(-1, -2) @ normalized(cov_eps) @ U
+    return left, right

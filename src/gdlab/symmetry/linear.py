@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from gdlab.runtime import get_device, get_dtype
+from gdlab.runtime import get_dtype
 from gdlab.symmetry.checks import check_int, check_real
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
@@ -158,7 +158,7 @@ def init_chain(
     """Gaussian layers ``W_i`` of shape (K, widths[i], widths[i-1]) with entries ``N(0, std_i^2)``.
 
     ``widths = (d_0, d_1, ..., d_D)`` runs from the input to the output; ``std`` is one value or
-    one per layer.
+    one per layer. The layers are drawn on the generator's device, in the run dtype.
     """
     if len(widths) < 2:
         raise ValueError(f"widths must list at least input and output sizes, got {widths!r}")
@@ -177,7 +177,7 @@ def init_chain(
             widths[i],
             generator=generator,
             dtype=get_dtype(),
-            device=get_device(),
+            device=generator.device,
         )
         for i, s in enumerate(stds)
     )
