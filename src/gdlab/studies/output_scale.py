@@ -387,33 +387,27 @@ def slope(x: np.ndarray, log_y: np.ndarray) -> Slope:
     return Slope(fit.slope, math.sqrt(float(resid @ resid) / (lx.size - 2) / spread), lx.size)
 
 
-def slope_claims(
-    label: str, cT: Slope, fixed: Slope, z: float, *, target: float = -2.0
-) -> list[Claim]:
-    """Corollary 4.2's rate for ``eta proportional to T`` (slope ``<= target`` within ``z``
-    standard errors), the 1/T rate rejected for it, and ``T^target`` rejected for a fixed
-    stepsize (Theorem 2.2's ``Theta(1/t)``)."""
-    why = (
-        f"{z:.3g} standard errors of the fit (residual scatter about a power law, "
-        f"Student t with {cT.points - 2} dof, Bonferroni over the chapter's fits)"
-    )
+def slope_claims(label: str, cT: Slope, fixed: Slope, z: float) -> list[Claim]:
+    """Each schedule's fit rejects the other's rate: ``1/T`` (Theorem 2.2's ``Theta(1/t)`` at a
+    fixed stepsize) for ``eta proportional to T``, and ``1/T^2`` (Corollary 4.2) for the fixed
+    stepsize, each at ``z`` standard errors.
+
+    A log-log slope is not a test of ``L_T = O(1/T^2)`` itself: ``1/L_T = a + b T^2`` with an
+    offset ``a > 0`` has a slope above -2 at every finite ``T``; the bound is certified run by
+    run by Theorem 4.1's factor instead."""
     return [
-        Claim(
-            f"{label}: eta = cT/b^2: slope of L_T in T <= {target:g}",
-            "Corollary 4.2 (App. D)", cT.value, target, tol=z * cT.stderr, tol_reason=why,
-            note=f"measured: log-log slope {cT.value:.3f} +- {cT.stderr:.2g} over "
-            f"{cT.points} budgets",
-        ),
         Claim(
             f"{label}: eta = cT/b^2: the 1/T rate is rejected", "Corollary 4.2 vs Theorem 2.2",
             cT.value + z * cT.stderr, -1.0, relation="<",
-            note=f"measured: the upper end slope + {z:.3g} se of the slope's interval",
+            note=f"measured: the upper end slope + {z:.3g} se of the slope's interval; slope "
+            f"{cT.value:.3f} +- {cT.stderr:.2g} over {cT.points} budgets (T^2 L_T grows like "
+            f"T^{cT.value + 2:.3f})",
         ),
         Claim(
-            f"{label}: fixed eta: the T^{target:g} rate is rejected",
-            "Theorem 2.2 (L_t = Theta(1/t))", fixed.value - z * fixed.stderr, target,
-            relation=">", note=f"measured: the lower end slope - {z:.3g} se; slope "
-            f"{fixed.value:.3f} +- {fixed.stderr:.2g}",
+            f"{label}: fixed eta: the 1/T^2 rate is rejected", "Theorem 2.2 (L_t = Theta(1/t))",
+            fixed.value - z * fixed.stderr, -2.0, relation=">",
+            note=f"measured: the lower end slope - {z:.3g} se; slope {fixed.value:.3f} +- "
+            f"{fixed.stderr:.2g}",
         ),
     ]  # fmt: skip
 
@@ -710,7 +704,7 @@ def run(config: Config, ctx: RunContext) -> Result:
     thresholds = {s: threshold_runs(ctx, config, s) for s in SCALINGS}
     rates = {s: rate_runs(ctx, config, s) for s in SCALINGS}
     small = small_b_runs(ctx, config)
-    fits = 2 * 2 * len(widths) + 2  # two slopes per width and scaling, two in b
+    fits = 2 * 2 * len(widths) + 2  # two slopes per width and scaling, two claims in b
     alpha = float(config["alpha"])
     z = critical_z(fits, len(config["rates"]["budgets"]) - 2, alpha)
     z_b = critical_z(fits, len(config["small_b"]["scales"]) - 2, alpha)
