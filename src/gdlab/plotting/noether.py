@@ -106,7 +106,6 @@ def normalized_nets(result: Result) -> Figure:
                 ax_l.plot(steps, n[:, 1], color="C1", label=f"$\\|u\\|^2$ {label}", **style)
         label_axes(ax_t, "step $t$", r"$\|u\|_F^2 + \|w\|_F^2$", f"Net-{variant}: total norm")
         label_axes(ax_l, "step $t$", "layer norm$^2$", f"Net-{variant}: layer norms")
-        ax_l.set_yscale("log")
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7, ncol=2)
     return fig

@@ -437,6 +437,9 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
         T1_steps=T,
         T1_eta=cfg["eta"],
         T1_S=cfg["batch_size"],
+        T1_starts=len(cfg["u0"]),
+        T1_on_min=sum(u * w == t1["v"] for u, w in zip(cfg["u0"], cfg["w0"], strict=True)),
+        T1_frozen=int((gd_shift == 0).sum()),
     )
     for method, r in (("sgd", sgd), ("gd", gd)):
         out.arrays[f"t1.{method}.C"] = r.series["C"].numpy()
@@ -650,12 +653,19 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
         rate_C0=u0**2 - w0**2,
         rate_kappa=kappa,
         rate_burn=_burn_steps(cfg, t1),
+        rate_burn_in=cfg["burn_in"],
+        rate_se_top=float((stderr / eq5)[int(etas.argmax()), sizes.index(min(sizes))]),
         rate_steps=cfg["steps"],
         rate_replicas=cfg["replicas"],
         rate_eta_min=min(cfg["etas"]),
         rate_eta_max=max(cfg["etas"]),
         rate_points=z_cond.numel(),
         rate_b_S1=rate_excess_slope(batch_size=min(sizes), var_x=t1["var_x"], kappa=kappa),
+        rate_cubic=(
+            rate_excess_slope(batch_size=min(sizes), var_x=t1["var_x"], kappa=kappa)
+            * max(cfg["etas"])
+        )
+        ** 3,
         rate_S_min=min(sizes),
         rate_S_max=max(sizes),
         jitter_ratio_max=float(
@@ -970,9 +980,8 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
         }  # (R, T, 2)
         free = [(label, m, s) for label, m, s in parts if label != "SGD+WD"]
         inc_min = torch.cat([a[f"{m}.inc_min"][s] for _, m, s in free])
-        # Rules out an O(eta) radial drift (a model that is not scale invariant): under SGD the
-        # one-step increment eta^2 ||g||^2 is exact up to rounding far below it.
-        # a converged GD step adds eta^2 ||grad L||^2 below the rounding of ||theta||^2 itself
+        # Rules out an O(eta) radial drift (a model that is not scale invariant). The tolerance:
+        # a converged GD step adds eta^2 ||grad L||^2 below the rounding of ||theta||^2 itself.
         rounding = {
             "tol": (_net_rounding_length(cfg, "gd") + 13) * UNIT_ROUNDOFF,
             "tol_reason": "float64 rounding of one step, (6q + m + 7) u relative "
@@ -1059,40 +1068,28 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
             out.values[f"net{variant}_gap_{'wu'[idx[0]] if len(idx) == 1 else 'total'}"] = float(
                 gap
             )
+        summary = {}  # replica means of end / start and lowest / start, per layer and in total
         for label, n in norms.items():
-            mean_end = (n[:, -1] / n[:, 0]).mean(0)
-            rows.append(
-                {
-                    "net": net,
-                    "run": label,
-                    "|w|^2 end": float(mean_end[0]),
-                    "|u|^2 end": float(mean_end[1]),
-                    "total end": float((n[:, -1].sum(-1) / n[:, 0].sum(-1)).mean()),
-                    "|w|^2 low": float(lowest[label][:, 0].mean() + 1),
-                    "|u|^2 low": float(lowest[label][:, 1].mean() + 1),
-                }
-            )
+            summary[label] = {
+                "|w|^2 end": float((n[:, -1, 0] / n[:, 0, 0]).mean()),
+                "|u|^2 end": float((n[:, -1, 1] / n[:, 0, 1]).mean()),
+                "total end": float((n[:, -1].sum(-1) / n[:, 0].sum(-1)).mean()),
+                "|w|^2 low": float(lowest[label][:, 0].mean() + 1),
+                "|u|^2 low": float(lowest[label][:, 1].mean() + 1),
+            }
+            rows.append({"net": net, "run": label, **summary[label]})
             out.arrays[f"nets.{variant}.{label}"] = n.mean(0).numpy()
+        sgd, gd = summary["SGD"], summary["GD"]
         out.values.update(
             {
-                f"net{variant}_sgd_total": float(
-                    (norms["SGD"][:, -1].sum(-1) / norms["SGD"][:, 0].sum(-1)).mean()
-                ),
-                f"net{variant}_gd_total": float(
-                    (norms["GD"][:, -1].sum(-1) / norms["GD"][:, 0].sum(-1)).mean()
-                ),
+                f"net{variant}_sgd_total": sgd["total end"],
+                f"net{variant}_gd_total": gd["total end"],
                 f"net{variant}_rise_ratio": float(rise["GD"].mean() / rise["SGD"].mean()),
-                f"net{variant}_sgd_w_low": float(lowest["SGD"][:, 0].mean() + 1),
-                f"net{variant}_gd_w_low": float(lowest["GD"][:, 0].mean() + 1),
-                f"net{variant}_sgd_w_end": float(
-                    (norms["SGD"][:, -1, 0] / norms["SGD"][:, 0, 0]).mean()
-                ),
-                f"net{variant}_sgd_u_end": float(
-                    (norms["SGD"][:, -1, 1] / norms["SGD"][:, 0, 1]).mean()
-                ),
-                f"net{variant}_gd_w_end": float(
-                    (norms["GD"][:, -1, 0] / norms["GD"][:, 0, 0]).mean()
-                ),
+                f"net{variant}_sgd_w_low": sgd["|w|^2 low"],
+                f"net{variant}_gd_w_low": gd["|w|^2 low"],
+                f"net{variant}_sgd_w_end": sgd["|w|^2 end"],
+                f"net{variant}_sgd_u_end": sgd["|u|^2 end"],
+                f"net{variant}_gd_w_end": gd["|w|^2 end"],
             }
         )
         out.arrays["nets.steps"] = runs["sgd"].steps.numpy()
