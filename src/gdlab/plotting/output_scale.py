@@ -26,7 +26,7 @@ def _pair(height: float) -> tuple[Figure, np.ndarray]:
 def thresholds(result: Result) -> Figure:
     """Left: the largest monotone per-neuron stepsize against the width (markers; the bar
     reaches the next grid stepsize) with eq. (4)'s ``eta_4`` (dashed), per scaling. Right: the
-    same brackets times ``b^2``: one threshold in the frame ``u = b w``."""
+    same brackets times ``b^2`` (linear axis): one threshold in the frame ``u = b w``."""
     fig, (left, right) = _pair(3.0)
     a = result.arrays
     for key, name, marker in _SCALINGS:
@@ -34,9 +34,12 @@ def thresholds(result: Result) -> Figure:
         lo, hi = a[f"thr.{key}.lo"], a[f"thr.{key}.hi"]
         color = "tab:blue" if key == "mf" else "tab:red"
         for ax, scale in ((left, np.ones_like(b)), (right, b**2)):
-            ax.vlines(m, scale * lo, scale * hi, color=color, lw=2)
-            ax.loglog(m, scale * lo, marker, color=color, ms=4, ls="none", label=name)
+            ax.vlines(m, scale * lo, scale * hi, color=color, lw=1.5)
+            ax.plot(m, scale * lo, marker, color=color, ms=4, ls="none", label=name)
         left.loglog(m, a[f"thr.{key}.eta4"], "--", color=color, lw=1, label=f"eq. (4), {name}")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    right.set_xscale("log")  # linear in y: the brackets span one grid step around one value
     label_axes(left, "width $m$", r"largest monotone $\eta$", "per-neuron stepsize")
     label_axes(right, "width $m$", r"$b^2\times$ largest monotone $\eta$", r"frame $u = b\,w$")
     quiet_minor(left, right)
