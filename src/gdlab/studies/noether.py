@@ -165,7 +165,7 @@ QUICK: Config = {
         "batch_size": 32,
         "gamma": 0.05,
         "replicas": 8,
-        "steps": 3000,
+        "steps": 2000,
         "every": 20,
     },
     # family-wise false-alarm rate of every statistical claim (stats.critical_z)
@@ -325,6 +325,8 @@ def _identities(config: Config, ctx: RunContext, out: Result) -> None:
         product_rel=product_rel,
         product_steps=steps,
     )
+    # Rules out any term the identities miss: a nonzero cross term theta^T A g (a broken
+    # symmetry) or a wrong eta^2 coefficient errs by orders of magnitude more than the bound.
     out.claims.add(
         "one-step identities (D0)-(D6) within their float64 rounding bound",
         "App. D; spec §2",
@@ -333,6 +335,7 @@ def _identities(config: Config, ctx: RunContext, out: Result) -> None:
         note=f"largest error / bound over {len(rows)} checks, every step and run "
         "(bound: gdlab.symmetry.identities)",
     )
+    # The same, relative to the size of the terms (spec §8's 1e-12).
     out.claims.add(
         "one-step identities: relative error below 1e-12",
         "spec §8",
@@ -341,6 +344,8 @@ def _identities(config: Config, ctx: RunContext, out: Result) -> None:
         relation="<",
         note="largest |error| / size of the terms",
     )
+    # Rules out a different per-step factor, e.g. Eq. (7)'s 1 - 2 eta^2 m^2 for 1 - 4 eta^2 m^2,
+    # which after T steps misses C_T by a relative 2 eta^2 sum m_t^2, far above the bound.
     out.claims.add(
         "product law (D3) over a run",
         "spec (D3)",
@@ -408,6 +413,8 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
     sgd_log_decay = -torch.log((sgd.series["C"][:, -1] / C0).abs())
     budget = ClaimTable()
     for k, (shift, allowed) in enumerate(zip(gd_shift.tolist(), gd_budget.tolist(), strict=True)):
+        # Rules out an O(eta) drift of C under GD (gradient flow's conservation broken by more than
+        # the O(eta^2) of (D2)): (D2) is an equality, |C_T - C_0| <= eta^2 sum ||grad L||^2 exactly.
         budget.add(
             "GD moves C by no more than its (D2) budget",
             "Eq. (4), (D2)",
@@ -419,6 +426,8 @@ def _conservation(config: Config, ctx: RunContext, out: Result) -> None:
             "eta^2 sum_t ||grad L_t||^2",
         )
     out.claims.extend(budget.aggregate())
+    # Rules out a charge that SGD leaves in place (a ratio near 0); the rate experiment, not
+    # this coarse check, separates Eq. (5) from Eq. (7) (a ratio of 1/2 passes here).
     out.claims.add(
         "SGD drives C to its equilibrium 0 (at least half the Eq. (5) log-rate)",
         "Eq. (5), (D3)",
@@ -654,6 +663,13 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
         rate_kappa=kappa,
         rate_burn=_burn_steps(cfg, t1),
         rate_burn_in=cfg["burn_in"],
+        t1_v=t1["v"],
+        t1_var_x=t1["var_x"],
+        t1_var_eps=t1["var_eps"],
+        t1_u_start=t1["start"][0],
+        t1_w_start=t1["start"][1],
+        t1_kappa_start=t1["start"][0] ** 2 + t1["start"][1] ** 2,
+        rate_kappa_ratio=(t1["start"][0] ** 2 + t1["start"][1] ** 2) / kappa,
         rate_se_top=float((stderr / eq5)[int(etas.argmax()), sizes.index(min(sizes))]),
         rate_steps=cfg["steps"],
         rate_replicas=cfg["replicas"],
@@ -747,6 +763,7 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
     task = _scale_invariant_task(cfg, ctx.device)
     k_min = float(stationary_k(task.V[0][None], task, cfg["batch_size"])[0])
     norm_sq = si.series["norm_sq"]
+    # Rules out any decrease of ||theta|| without weight decay: (D6) adds eta^2 ||g||^2 >= 0.
     out.claims.add(
         "no weight decay: ||theta|| never decreases",
         "App. A.1, (D6)",
@@ -767,6 +784,8 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
         * increment_relative_sd(cfg["n"])
         / math.sqrt(float(steps[-1]) - start)
     )
+    # Rules out a growth law other than 2 eta^2 k t for ||theta||^4, e.g. the printed
+    # App. A.1 prefactor sigma^2 Tr Sigma (half the slope) or eta^2 k t.
     out.claims.add(
         "no weight decay: ||theta||^4 grows with slope 2 eta^2 k",
         "App. A.1, (D6)",
@@ -784,6 +803,8 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
         # 4 gamma (1 - eta gamma) E|theta|^2 = eta E[k/|theta|^2]
         gap_mean, gap_se = time_average(4 * gamma * (1 - eta * gamma) * n2 - eta * kk / n2, blocks)
         z = abs(float(gap_mean)) / float(gap_se)
+        # Rules out a level other than the exact stationary one, e.g. Eq. (9) as printed
+        # (4 gamma C = sigma^2 Tr[Sigma A], half the noise term) or a non-stationary window.
         stationary.add(
             "weight decay: stationary identity (D1) with A = I",
             "Eq. (9) corrected, (D1)",
@@ -819,6 +840,7 @@ def _scale_invariance(config: Config, ctx: RunContext, out: Result) -> None:
         a, b = (
             torch.tensor([r["|theta|^4"], r["standard error"]], dtype=torch.float64) for r in pair
         )
+        # Rules out a level that depends on the initialisation (no unique equilibrium).
         same.add(
             "weight decay: the same level from both initial norms",
             "Eq. (9) corrected",
@@ -1006,7 +1028,9 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
                 note=f"least one-step relative increment of ||w||^2 and ||u||^2 over {2 * R} runs",
                 **rounding,
             )
-        # (D6) over the run, per charge: Net-A's A = I, Net-B's A = diag(I, 0) and diag(0, I)
+        # (D6) over the run, per charge: Net-A's A = I, Net-B's A = diag(I, 0) and diag(0, I).
+        # Rules out an O(eta) drift or a missing eta^2 ||g||^2 term: GD's total drift is
+        # exactly its (D2) sum, "flat" only in that sense.
         for label, m, s in free:
             start, end = norms[label][:, 0], norms[label][:, -1]
             incr = a[f"{m}.increments"][s]
@@ -1039,6 +1063,7 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
         )
         lowest = {label: (n / n[:, :1]).amin(1) - 1 for label, n in norms.items()}  # (R, 2)
         if variant == "A":
+            # Rules out a Net-A that behaves like Net-B (layer norms that never fall)
             drop = lowest["SGD"].amin(1)  # the deeper fall of the two layers, per replica
             mean, se = replica_mean(drop)
             fall.add(
@@ -1050,6 +1075,8 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
                 note=f"z of the deepest fall min_t |layer_t|^2 / |layer_0|^2 - 1 "
                 f"({float(mean):.3f} +- {float(se):.3f}, {R} replicas; 0 when no layer falls)",
             )
+        # Rules out a norm still drifting in the window (no equilibrium) and Eq. (9) as printed
+        # (half the noise term): either moves the gap by far more than its replica error.
         charges = [(0, 1)] if variant == "A" else [(0,), (1,)]
         s = slice(R, 2 * R)
         for idx in charges:
