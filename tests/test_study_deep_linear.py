@@ -22,6 +22,7 @@ from gdlab.stats import critical_z
 from gdlab.studies.deep_linear import (
     MATCH,
     QUICK,
+    autoencoder_runs,
     digits_runs,
     eta_exponent,
     run,
@@ -170,6 +171,22 @@ def test_gd_fails_the_balance_that_sgd_meets(result: Result) -> None:
     assert result.values["ae_relu_gd"] > MATCH
     gd = Claim("GD matches", "test", result.values["ae_relu_gd"], MATCH, relation="<")
     assert gd.status == "fails"
+
+
+def test_window_mean_of_the_sides_matches_the_recorded_window() -> None:
+    """The whole sides averaged in the loop (on_step) cover exactly the recorded steps of the
+    window: their diagonals equal the time average of the recorded diagonals (float64 rounding
+    of a sum of a few tens of terms); a window off by one record would differ."""
+    cfg = {**TINY["autoencoder"], "steps": 100, "gd_steps": 70, "every": 10}
+    arrays, _ = autoencoder_runs(cfg, "relu", 0, torch.device("cpu"))
+    for method, steps in (("sgd", 100), ("gd", 70)):
+        r = Run.from_arrays(arrays, method)
+        for side in ("left", "right"):
+            recorded = r.window(side, steps // 2).mean(1)
+            whole = torch.from_numpy(arrays[f"{method}.mean_{side}"])
+            torch.testing.assert_close(
+                torch.diagonal(whole, dim1=-2, dim2=-1), recorded, rtol=1e-12, atol=0
+            )
 
 
 def test_digits_runs_start_from_the_same_function() -> None:

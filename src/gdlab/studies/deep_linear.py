@@ -41,7 +41,6 @@ from gdlab.stats import (
     critical_z,
     extrapolate_to_zero,
     mean_of_estimates,
-    relative_difference,
     replica_mean,
     time_average,
     z_score,
@@ -49,7 +48,7 @@ from gdlab.stats import (
 from gdlab.symmetry.autoencoder import TwoLayerNet, balance_sides
 from gdlab.symmetry.deep import anisotropy, eq122_sides, random_orthogonal, theorem_5_4
 from gdlab.symmetry.linear import DeepLinear, Params, end_to_end, init_chain
-from gdlab.symmetry.sgd import Run, runs_to_arrays, train
+from gdlab.symmetry.sgd import Run, Step, runs_to_arrays, train
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask, digits_task
 from gdlab.tables import Table
 
@@ -709,6 +708,30 @@ def _digits(config: Config, ctx: RunContext, out: Result) -> None:
 # ----------------------------------------------------------------------------- autoencoders
 
 
+class _WindowMean:
+    """``on_step`` hook of :func:`~gdlab.symmetry.sgd.train`: the mean of both sides of
+    :func:`~gdlab.symmetry.autoencoder.balance_sides` (K, d, d) over the recorded steps from
+    ``start`` on (those of ``every`` and the last, as the engine records them). It stays on the
+    run's device: no host read inside the loop."""
+
+    def __init__(self, cov_x: torch.Tensor, cov_eps: torch.Tensor, steps: int, every: int) -> None:
+        self.cov_x, self.cov_eps, self.steps, self.every = cov_x, cov_eps, steps, every
+        self.start, self.count = steps // 2, 0
+        self.left = self.right = torch.zeros(())
+
+    def __call__(self, step: Step) -> None:
+        t = step.t + 1  # step.new_params is theta_t
+        if t < self.start or (t % self.every and t != self.steps):
+            return
+        left, right = balance_sides(step.new_params, self.cov_x, self.cov_eps)
+        self.left, self.right = self.left + left, self.right + right
+        self.count += 1
+
+    def means(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two averaged sides, each (K, d, d)."""
+        return self.left / self.count, self.right / self.count
+
+
 def autoencoder_runs(
     cfg: Mapping[str, Any], activation: str, seed: int, device: torch.device
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -719,8 +742,9 @@ def autoencoder_runs(
     U); SGD draws fresh samples for ``steps`` steps, GD runs ``gd_steps`` full-batch steps on
     ``gd_samples`` fixed draws per run, from the same inits. Series: the diagonals ``left``
     (K, d) of ``W bar Sigma_x W^T`` and ``right`` of ``U^T bar Sigma_eps U``
-    (:func:`~gdlab.symmetry.autoencoder.balance_sides`), the whole sides of run 0 (``left0``,
-    ``right0``, (1, d, d), for the heatmaps) and the loss on the fixed draws.
+    (:func:`~gdlab.symmetry.autoencoder.balance_sides`) and the loss on the fixed draws; arrays
+    ``<method>.mean_left``, ``<method>.mean_right``: the whole sides (K, d, d) averaged over the
+    second half of the run.
     """
     gen = make_generator(seed, device)
     dx, K = cfg["dx"], cfg["seeds"]
@@ -739,19 +763,30 @@ def autoencoder_runs(
         return {
             "left": torch.diagonal(left, dim1=-2, dim2=-1),
             "right": torch.diagonal(right, dim1=-2, dim2=-1),
-            "left0": left[:1],
-            "right0": right[:1],
             "loss": model.loss(p, X, Y),
         }
 
-    common = {"eta": cfg["eta"], "generator": gen, "observe": observe, "every": cfg["every"]}
-    runs = {
-        "sgd": train(
-            model, params, task, steps=cfg["steps"], batch_size=cfg["batch_size"], **common
-        ),
-        "gd": train(model, params, fixed, steps=cfg["gd_steps"], method="gd", **common),
-    }
-    return runs_to_arrays(runs), {}
+    out: dict[str, np.ndarray] = {}
+    for method, data, steps in (("sgd", task, cfg["steps"]), ("gd", fixed, cfg["gd_steps"])):
+        mean = _WindowMean(task.cov_x, task.cov_eps, steps, cfg["every"])
+        run = train(
+            model,
+            params,
+            data,
+            eta=cfg["eta"],
+            steps=steps,
+            generator=gen,
+            batch_size=cfg["batch_size"],
+            method=method,
+            observe=observe,
+            every=cfg["every"],
+            on_step=mean,
+        )
+        out.update(run.to_arrays(method))
+        left, right = mean.means()
+        out[f"{method}.mean_left"] = left.cpu().numpy()
+        out[f"{method}.mean_right"] = right.cpu().numpy()
+    return out, {}
 
 
 def _autoencoders(config: Config, ctx: RunContext, out: Result) -> None:
@@ -760,7 +795,7 @@ def _autoencoders(config: Config, ctx: RunContext, out: Result) -> None:
     rows = []
     for act in acts:
         arrays, _ = ctx.cached(
-            "deep-linear-autoencoder",
+            "deep-linear-autoencoder-balance",
             {"autoencoder": cfg, "activation": act, "seed": config["seed"]},
             lambda act=act: autoencoder_runs(cfg, act, config["seed"], ctx.device),
         )
@@ -769,20 +804,21 @@ def _autoencoders(config: Config, ctx: RunContext, out: Result) -> None:
             r, start = Run.from_arrays(arrays, method), steps // 2
             diverged += int(r.diverged.sum())
             left, right = r.window("left", start).mean(1), r.window("right", start).mean(1)
-            per_run = (right - left).norm(dim=-1) / left.norm(dim=-1)  # (K,)
-            rel[method] = replica_mean(per_run)
-            left0, right0 = (
-                r.window("left0", start).mean(1)[0],
-                r.window("right0", start).mean(1)[0],
+            rel[method] = replica_mean((right - left).norm(dim=-1) / left.norm(dim=-1))  # (K,)
+            whole = [
+                torch.from_numpy(arrays[f"{method}.mean_{side}"]) for side in ("left", "right")
+            ]
+            full = replica_mean(
+                (whole[1] - whole[0]).flatten(1).norm(dim=-1) / whole[0].flatten(1).norm(dim=-1)
             )
-            full = relative_difference(right0, left0)
             out.values[f"ae_{act}_{method}"] = float(rel[method][0])
             out.values[f"ae_{act}_{method}_se"] = float(rel[method][1])
-            out.values[f"ae_{act}_{method}_full"] = full
+            out.values[f"ae_{act}_{method}_full"] = float(full[0])
+            out.values[f"ae_{act}_{method}_full_se"] = float(full[1])
             out.arrays[f"ae.{act}.{method}.left"] = left.numpy()
             out.arrays[f"ae.{act}.{method}.right"] = right.numpy()
-            out.arrays[f"ae.{act}.{method}.left0"] = left0.numpy()
-            out.arrays[f"ae.{act}.{method}.right0"] = right0.numpy()
+            out.arrays[f"ae.{act}.{method}.left0"] = whole[0][0].numpy()
+            out.arrays[f"ae.{act}.{method}.right0"] = whole[1][0].numpy()
         (sgd, sgd_se), (gd, gd_se) = rel["sgd"], rel["gd"]
         rows.append(
             {
