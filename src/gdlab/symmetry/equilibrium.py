@@ -35,6 +35,7 @@ __all__ = [
     "scalar_decay_rate",
     "scalar_gradient_moment",
     "theorem_5_2_gammas",
+    "theorem_5_2_norms",
     "width_one_ratio",
 ]
 
@@ -134,6 +135,26 @@ def noise_balance(task: GaussianTask) -> NoiseBalance:
         sharpness=task.dy * trace_x * nuclear + u_sq * trace_x,
         singular_values=s,
     )
+
+
+def theorem_5_2_norms(
+    task: GaussianTask, *, eta: float, batch_size: int, gamma: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted ``(||U||_F^2, ||W||_F^2)`` (each (K,)) at the adopted Theorem 5.2 equilibrium on
+    the global minimum ``U W = V``, weight decay ``gamma`` included.
+
+    With the Gammas of :func:`theorem_5_2_gammas` at the minimum, App. C's construction
+    ``Gamma_U^{1/2} V Gamma_W^{1/2} = L S R``, ``U = Gamma_U^{-1/2} L sqrt(S) F``,
+    ``W = F^T sqrt(S) R Gamma_W^{-1/2}`` gives ``||U||^2 = Tr[sqrt(S) L^T Gamma_U^{-1} L sqrt(S)]``
+    and ``||W||^2 = Tr[sqrt(S) R Gamma_W^{-1} R^T sqrt(S)]``. For gamma = 0 the common factor
+    ``eta/S`` cancels and this is :func:`noise_balance`.
+    """
+    gu, gw = theorem_5_2_gammas(task, eta=eta, batch_size=batch_size, gamma=gamma)
+    L, s, R = torch.linalg.svd(sqrtm_psd(gu) @ task.V @ sqrtm_psd(gw), full_matrices=False)
+    rs = torch.sqrt(s)
+    left = rs[..., :, None] * L.transpose(-1, -2) @ sqrtm_psd(gu, -0.5)
+    right = rs[..., :, None] * R @ sqrtm_psd(gw, -0.5)
+    return (left**2).sum((-1, -2)), (right**2).sum((-1, -2))
 
 
 def width_one_ratio(

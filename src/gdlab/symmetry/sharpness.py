@@ -28,12 +28,17 @@ __all__ = ["INITS", "eq15_sharpness", "hessian_trace", "init_std", "sharpness", 
 INITS = ("kaiming", "xavier")
 
 
-def sharpness(params: Params, cov_x: torch.Tensor) -> torch.Tensor:
-    """Proposition 5.3 (1/2-loss convention): ``d_y ||W Sigma_x^{1/2}||^2 + ||U||^2 Tr Sigma_x``."""
+def sharpness(
+    params: Params, cov_x: torch.Tensor, root_x: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Proposition 5.3 (1/2-loss convention): ``d_y ||W Sigma_x^{1/2}||^2 + ||U||^2 Tr Sigma_x``.
+
+    ``root_x``: ``Sigma_x^{1/2}`` if already known (an observer called at every record passes it
+    once instead of an eigendecomposition per call)."""
     if len(params) != 2:
         raise ValueError(f"Proposition 5.3 is about two-layer nets (W, U), got {len(params)}")
     W, U = params
-    wx = W @ sqrtm_psd(cov_x)
+    wx = W @ (sqrtm_psd(cov_x) if root_x is None else root_x)
     trace_x = torch.diagonal(cov_x, dim1=-2, dim2=-1).sum(-1)
     return U.shape[1] * (wx**2).sum((-1, -2)) + (U**2).sum((-1, -2)) * trace_x
 
@@ -45,7 +50,7 @@ def hessian_trace(params: Params, task: GaussianTask) -> torch.Tensor:
     """
     model = DeepLinear()
     K = params[0].shape[0]
-    out = torch.zeros(K, dtype=params[0].dtype)
+    out = torch.zeros(K, dtype=params[0].dtype, device=params[0].device)
     leaves = [p.detach().clone().requires_grad_(True) for p in params]
     grads = torch.autograd.grad(
         model.population_loss(tuple(leaves), task).sum(), leaves, create_graph=True
@@ -54,8 +59,8 @@ def hessian_trace(params: Params, task: GaussianTask) -> torch.Tensor:
         flat = g.reshape(K, -1)
         for idx in range(flat.shape[1]):
             second = torch.autograd.grad(flat[:, idx].sum(), leaf, retain_graph=True)[0]
-            out += second.reshape(K, -1)[:, idx].detach().cpu()
-    return out
+            out += second.reshape(K, -1)[:, idx].detach()
+    return out.cpu()
 
 
 def init_std(scheme: str, *, dx: int, d: int, dy: int) -> tuple[float, float]:

@@ -145,6 +145,13 @@ class GaussianTask:
         y = x @ self.V.transpose(-1, -2) + z[..., self.dx :] @ self._root_eps
         return x, y
 
+    def to(self, device: torch.device | str) -> GaussianTask:
+        """The same task with its tensors (and their square roots) on ``device``."""
+        out = object.__new__(GaussianTask)
+        out.V, out.cov_x, out.cov_eps = (t.to(device) for t in self.tensors())
+        out._root_x, out._root_eps = self._root_x.to(device), self._root_eps.to(device)
+        return out
+
     def fixed_sample(self, num_runs: int, size: int, generator: torch.Generator) -> FiniteTask:
         """A finite data set of ``size`` draws per run (for full-batch GD on nonlinear nets)."""
         check_int("size", size, minimum=1)
