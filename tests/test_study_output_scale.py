@@ -25,6 +25,7 @@ from gdlab.studies.output_scale import (
     ThresholdRuns,
     _small_b,
     _thresholds,
+    gain_exponent,
     rate_runs,
     run,
     scale_of,
@@ -126,17 +127,18 @@ def test_slope_recovers_a_power_law_and_its_error() -> None:
         slope(T[:2], np.log(T[:2]))
 
 
-def test_slope_claims_reject_the_wrong_rates() -> None:
-    """T^-2 data for eta = cT and 1/T data for the fixed stepsize pass; swapped (each schedule
-    with the other's rate, i.e. a wrong exponent), both claims fail."""
+def test_rate_claims_reject_the_wrong_rates() -> None:
+    """T^-2 against a fixed stepsize's 1/T passes; an eta = cT run that decays only like 1/T
+    (no gain: a wrong exponent) and a fixed stepsize decaying like T^-2 both fail."""
     T = np.array([300.0, 600.0, 1200.0, 2400.0, 4800.0])
     wobble = np.array([0.01, -0.01, 0.01, -0.01, 0.01])
-    fast, slow = slope(T, -2 * np.log(T) + wobble), slope(T, -np.log(T) + wobble)
-    assert [c.status for c in slope_claims("x", fast, slow, 5.0)] == ["holds", "holds"]
-    assert [c.status for c in slope_claims("x", slow, fast, 5.0)] == ["fails", "fails"]
-    # a slope of -1.5 with a wide interval rejects neither rate
-    mid = slope(T, -1.5 * np.log(T) + 50 * wobble)
-    assert [c.status for c in slope_claims("x", mid, mid, 5.0)] == ["fails", "fails"]
+    fast, slow = -2 * np.log(T / T[0]) + wobble, -np.log(T / T[0]) + wobble
+    assert gain_exponent(T, fast, slow) == pytest.approx(1.0, abs=1e-12)
+    good = slope_claims("x", gain_exponent(T, fast, slow), slope(T, slow), 5.0)
+    assert [c.status for c in good] == ["holds", "holds"]
+    bad = slope_claims("x", gain_exponent(T, slow, slow), slope(T, fast), 5.0)
+    assert [c.status for c in bad] == ["fails", "fails"]
+    assert gain_exponent(T, slow, slow) == 0.0
 
 
 # ----------------------------------------------------------------------------- experiments
