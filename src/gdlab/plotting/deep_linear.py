@@ -80,19 +80,25 @@ def balance_heatmaps(result: Result, activation: str = "tanh") -> Figure:
 
 def neuron_balance(result: Result) -> Figure:
     """Figures 6 and 9, per neuron: ``(U^T bar S_eps U)_jj`` against ``(W bar S_x W^T)_jj`` for
-    every neuron of every seed, SGD and GD, one panel per activation; the line is the balance."""
+    every neuron of every seed, SGD and GD, one panel per activation (log scales); the dashed line
+    is the balance."""
     a, acts = result.arrays, result.config["autoencoder"]["activations"]
     ncols = min(len(acts), 2)
     fig, axes = subplots(ncols, -(-len(acts) // ncols), width=3.3, height=2.6)
     for ax in axes[len(acts) :]:
         fig.delaxes(ax)
     for ax, act in zip(axes, acts, strict=False):
-        top = 0.0
+        values = []
         for method, color in (("sgd", "C0"), ("gd", "C1")):
             left, right = a[f"ae.{act}.{method}.left"], a[f"ae.{act}.{method}.right"]
-            ax.scatter(left.ravel(), right.ravel(), s=6, color=color, label=method.upper())
-            top = max(top, float(left.max()), float(right.max()))
-        ax.plot([0, top], [0, top], color="0.4", lw=0.8, ls="--")
+            ax.scatter(left.ravel(), right.ravel(), s=5, color=color, label=method.upper())
+            values += [left.ravel(), right.ravel()]
+        span = np.concatenate(values)
+        span = span[span > 0]
+        ends = [float(span.min()), float(span.max())]
+        ax.plot(ends, ends, color="0.4", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
         label_axes(
             ax,
             r"$(W\bar\Sigma_xW^\top)_{jj}$",
