@@ -60,6 +60,7 @@ from gdlab.symmetry.scale_invariant import (
     equilibrium_norm4,
     increment_relative_sd,
     stationary_k,
+    stationary_k_of,
 )
 from gdlab.symmetry.sgd import Run, Step, runs_to_arrays, train
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
@@ -726,9 +727,10 @@ def _scale_invariant_run(cfg: Mapping[str, Any], seed: int, device: torch.device
         )
     task = _scale_invariant_task(cfg, device)
     theta = task.V[0].expand(len(cfg["norms0"]), -1) * _t(cfg["norms0"], device)[:, None]
+    k_of = stationary_k_of(task, cfg["batch_size"])
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
-        return {"norm_sq": (p[0] ** 2).sum(-1), "k": stationary_k(p[0], task, cfg["batch_size"])}
+        return {"norm_sq": (p[0] ** 2).sum(-1), "k": k_of(p[0])}
 
     return train(
         NormalizedLinear(),
@@ -1095,18 +1097,20 @@ def _normalized_nets(config: Config, ctx: RunContext, out: Result) -> None:
             out.values[f"net{variant}_gap_{'wu'[idx[0]] if len(idx) == 1 else 'total'}"] = float(
                 gap
             )
-        summary = {}  # replica means of end / start and lowest / start, per layer and in total
+        summary = {}  # (replica mean, its standard error) of end / start and lowest / start
         for label, n in norms.items():
-            summary[label] = {
-                "|w|^2 end": float((n[:, -1, 0] / n[:, 0, 0]).mean()),
-                "|u|^2 end": float((n[:, -1, 1] / n[:, 0, 1]).mean()),
-                "total end": float((n[:, -1].sum(-1) / n[:, 0].sum(-1)).mean()),
-                "|w|^2 low": float(lowest[label][:, 0].mean() + 1),
-                "|u|^2 low": float(lowest[label][:, 1].mean() + 1),
+            ratios = {
+                "|w|^2 end": n[:, -1, 0] / n[:, 0, 0],
+                "|u|^2 end": n[:, -1, 1] / n[:, 0, 1],
+                "total end": n[:, -1].sum(-1) / n[:, 0].sum(-1),
+                "|w|^2 low": lowest[label][:, 0] + 1,
+                "|u|^2 low": lowest[label][:, 1] + 1,
             }
-            rows.append({"net": net, "run": label, **summary[label]})
+            summary[label] = {k: tuple(map(float, replica_mean(v))) for k, v in ratios.items()}
+            cells = {k: f"{m:.3g} ± {se:.1g}" for k, (m, se) in summary[label].items()}
+            rows.append({"net": net, "run": label, **cells})
             out.arrays[f"nets.{variant}.{label}"] = n.mean(0).numpy()
-        sgd, gd = summary["SGD"], summary["GD"]
+        sgd, gd = ({k: m for k, (m, _) in summary[x].items()} for x in ("SGD", "GD"))
         out.values.update(
             {
                 f"net{variant}_sgd_total": sgd["total end"],

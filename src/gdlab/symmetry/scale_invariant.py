@@ -9,6 +9,7 @@ orthogonal to ``theta`` and scale like ``1 / ||theta||``. Parameters are a one-t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -16,7 +17,13 @@ from gdlab.symmetry.checks import check_int
 from gdlab.symmetry.linear import Params
 from gdlab.symmetry.tasks import FiniteTask, GaussianTask
 
-__all__ = ["NormalizedLinear", "equilibrium_norm4", "increment_relative_sd", "stationary_k"]
+__all__ = [
+    "NormalizedLinear",
+    "equilibrium_norm4",
+    "increment_relative_sd",
+    "stationary_k",
+    "stationary_k_of",
+]
 
 
 def _unit(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,16 +102,27 @@ def stationary_k(theta: torch.Tensor, task: GaussianTask, batch_size: int) -> to
     ``k = 4 ||P a||^2 + 4 (||a||^2 (n - 1) + 2 ||P a||^2 + var_eps (n - 1) - ||P a||^2) / S``
     (Isserlis' theorem). At the minimiser ``a = 0``: ``k = 4 var_eps (n - 1) / S``.
     """
-    n = theta.shape[-1]
+    return stationary_k_of(task, batch_size)(theta)
+
+
+def stationary_k_of(task: GaussianTask, batch_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`stationary_k` as a function of ``theta`` alone, for an observer called inside a
+    training loop: the task is checked (``Sigma_x = I``, else ValueError) once, here, so no call
+    reads a value back to the host."""
+    n = task.dx
     eye = torch.eye(n, dtype=task.cov_x.dtype, device=task.cov_x.device)
     if not torch.equal(task.cov_x[0], eye):
         raise ValueError("stationary_k assumes Sigma_x = I, got a different input covariance")
-    unit, _ = _unit(theta)
-    a = unit - task.V[:, 0, :]
-    pa = a - (a * unit).sum(-1, keepdim=True) * unit
-    pa2, a2 = (pa**2).sum(-1), (a**2).sum(-1)
-    var_eps = task.cov_eps[:, 0, 0]
-    return 4 * pa2 + 4 * (a2 * (n - 1) + 2 * pa2 + var_eps * (n - 1) - pa2) / batch_size
+    beta, var_eps = task.V[:, 0, :], task.cov_eps[:, 0, 0]
+
+    def k(theta: torch.Tensor) -> torch.Tensor:
+        unit, _ = _unit(theta)
+        a = unit - beta
+        pa = a - (a * unit).sum(-1, keepdim=True) * unit
+        pa2, a2 = (pa**2).sum(-1), (a**2).sum(-1)
+        return 4 * pa2 + 4 * (a2 * (n - 1) + 2 * pa2 + var_eps * (n - 1) - pa2) / batch_size
+
+    return k
 
 
 def equilibrium_norm4(*, eta: float, k: float, gamma: float) -> float:
