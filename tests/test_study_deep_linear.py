@@ -165,7 +165,7 @@ def test_balance_sides_see_a_rescaled_neuron() -> None:
     torch.testing.assert_close(left2[0][keep][:, keep], left[0][keep][:, keep])
 
 
-def test_gd_fails_the_balance_that_sgd_meets(result: Result) -> None:
+def test_gd_is_off_the_balance(result: Result) -> None:
     """At the TINY scale the ReLU net under GD is off the per-neuron balance by more than MATCH:
     the claim stated for SGD would fail for GD."""
     assert result.values["ae_relu_gd"] > MATCH
