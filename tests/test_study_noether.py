@@ -67,7 +67,7 @@ def test_identity_rows_are_at_rounding_level() -> None:
 def test_rate_sweep_matches_the_exact_rate_at_the_visited_states() -> None:
     cfg = {**QUICK["rate"], "etas": [0.01], "batch_sizes": [2], "replicas": 32, "steps": 1500}
     out = rate_sweep(cfg, TINY["t1"], seed=0, device=CPU)
-    z = abs(out["measured"] - out["conditional"]) / out["stderr"]
+    z = abs(out["measured"] - out["conditional"]) / out["paired_se"]
     assert out["measured"].shape == (1, 1) and float(z.max()) < 4  # 4 standard errors
     closed = scalar_decay_rate(eta=0.01, batch_size=2, var_x=1.0, var_eps=1.0)
     # the excess over the closed form is the O(eta) jitter: (1 + 2/S) var_x kappa eta = 4 %
