@@ -1160,15 +1160,15 @@ def _weight_decay(config: Config, ctx: RunContext, out: Result) -> None:
         [
             {
                 "kappa": k,
-                **{f"eta = {e:g}": float(ratio[i, j]) for j, e in enumerate(etas)},
+                **{f"eta={e:g}": float(ratio[i, j]) for j, e in enumerate(etas)},
                 "eta -> 0": float(ex[i]),
                 "s.e.": float(ex_se[i]),
                 "adopted": float(adopted[i]),
-                "printed (eta -> 0)": dims["dy"] / dims["dx"],
+                "printed": dims["dy"] / dims["dx"],
             }
             for i, k in enumerate(kappas)
         ],
-        caption="||u||^2/||w||^2 at gamma = kappa eta / S",
+        caption="||u||^2/||w||^2 at gamma = kappa eta / S; printed: its eta -> 0 limit d_y/d_x",
     )
     out.values.update(
         wd_S=S,
@@ -1609,9 +1609,13 @@ def warmup_runs(
         inits[scheme] = (_normal(gen, (R, d, 1), sw), _normal(gen, (R, 1, d), su))
     both = tuple(torch.cat([inits["kaiming"][j], inits["xavier"][j]]) for j in range(2))
     model = DeepLinear()
+    root_x = sqrtm_psd(task.cov_x)
 
     def observe(p: Params) -> dict[str, torch.Tensor]:
-        return {"sharpness": sharpness(p, task.cov_x), "loss": model.population_loss(p, task)}
+        return {
+            "sharpness": sharpness(p, task.cov_x, root_x),
+            "loss": model.population_loss(p, task),
+        }
 
     every = max(cfg["steps"] // cfg["records"], 1)
     common = {"generator": gen, "observe": observe, "every": every, "batch_size": cfg["batch_size"]}
