@@ -588,11 +588,12 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
     z_cond = z_score(measured, conditional, paired_se)  # paired: the same visited states
     # Rules out any rate but the exact (D1) one at the visited states, e.g. Eq. (7)'s half of
     # the noise term (a z of about 1/(2 x relative error), tens of standard errors).
+    zcond_crit = critical_z(z_cond.numel(), dof, alpha)
     out.claims.add(
         "every (eta, S): the rate is the exact (D1) rate at the visited states",
         "Eq. (5), (D1), (D3)",
         float(z_cond.max()),
-        critical_z(z_cond.numel(), dof, alpha),
+        zcond_crit,
         relation="<",
         note=f"largest |z| of the measured rate against eta^2 E[G^2 | theta_t] over "
         f"{z_cond.numel()} (eta, S), paired per replica; family-wise {alpha:.0%}, {dof} dof",
@@ -654,6 +655,7 @@ def _rate(config: Config, ctx: RunContext, out: Result) -> None:
     excess = measured / eq5 - 1
     out.values.update(
         zcond_max=float(z_cond.max()),
+        zcond_crit=zcond_crit,
         rate_zcrit=z_crit,
         slope_z_max=max(abs(r["b fit"] - r["b"]) / r["se(b)"] for r in rows),
         intercept_min=min(r["a"] for r in rows),
