@@ -184,7 +184,7 @@ def _t(values: Any, device: torch.device) -> torch.Tensor:
 
 
 def _theorem_task(cfg: Mapping[str, Any], device: torch.device) -> GaussianTask:
-    return GaussianTask.diagonal(_t(cfg["V"], device), cfg["var_x"], cfg["var_eps"])
+    return GaussianTask.diagonal(_t(cfg["V"], device), cfg["var_x"], cfg["var_eps"]).to(device)
 
 
 def _one_sided(comparisons: int, dof: int, alpha: float) -> float:
@@ -365,7 +365,9 @@ def _theorem(config: Config, out: Result, device: torch.device) -> dict[str, Any
     }
     d = chains["corrected"].end_singular.shape[-1]
     traces = [float(torch.diagonal(c[0]).sum()) for c in (task.cov_x, task.cov_eps)]
-    rescaled = GaussianTask(task.V, task.cov_x * d / traces[0], task.cov_eps * d / traces[1])
+    rescaled = GaussianTask(task.V, task.cov_x * d / traces[0], task.cov_eps * d / traces[1]).to(
+        device
+    )
     same_p = theorem_5_4(rescaled, depth, version="printed").layer_sq_norms
     same_c = theorem_5_4(rescaled, depth).layer_sq_norms
     src = "Theorem 5.4, spec §7.3"
@@ -425,7 +427,7 @@ def _theorem(config: Config, out: Result, device: torch.device) -> dict[str, Any
 
 def _scalar(config: Config, ctx: RunContext, out: Result) -> None:
     cfg, alpha, blocks = config["scalar"], config["alpha"], config["blocks"]
-    task = GaussianTask.isotropic(_t([[cfg["v"]]], ctx.device))
+    task = GaussianTask.isotropic(_t([[cfg["v"]]], ctx.device)).to(ctx.device)
     sgd, gd = _chain_unit(
         ctx,
         "deep-linear-scalar",
@@ -753,7 +755,7 @@ def autoencoder_runs(
     eye = torch.eye(dx, dtype=get_dtype(), device=device)
     var_eps = torch.ones(dx, dtype=get_dtype(), device=device)
     var_eps[0] = cfg["noise_first"]
-    task = GaussianTask(eye, eye, torch.diag(var_eps))
+    task = GaussianTask(eye, eye, torch.diag(var_eps)).to(device)
     model = TwoLayerNet(activation)
     std = cfg["init_gain"] / dx**0.5
     params = init_chain((dx, cfg["width"], dx), K, [std, std], gen)
