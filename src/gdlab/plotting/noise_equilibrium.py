@@ -230,7 +230,12 @@ def warmup(result: Result) -> Figure:
     GD)."""
     a, cfg = result.arrays, result.config["warmup"]
     fig, (ax,) = subplots(1, width=5.2)
-    ax.semilogy(a["warmup.constant_steps"], a["warmup.constant"], label="SGD Kaiming, constant")
+    # the constant-rate run until it diverges (its frozen record afterwards is not drawn)
+    constant = np.where(np.isfinite(a["warmup.constant"]), a["warmup.constant"], np.nan)
+    constant[constant > 1e6] = np.nan
+    ax.semilogy(
+        a["warmup.constant_steps"], constant, marker=".", label="SGD Kaiming, constant (diverges)"
+    )
     ax.semilogy(a["warmup.steps"], a["warmup.kaiming"], label="SGD Kaiming, warmup (mean)")
     ax.semilogy(a["warmup.steps"], a["warmup.xavier"], label="SGD Xavier, warmup (mean)")
     for k, name in enumerate(["GD Kaiming", "GD Xavier"]):
