@@ -15,6 +15,7 @@ from gdlab.stats import (
     linear_extrapolation,
     mean_of_estimates,
     pairwise_z,
+    power_law,
     relative_difference,
     replica_mean,
     sum_of_estimates,
@@ -114,3 +115,26 @@ def test_relative_difference():
     assert relative_difference(b + torch.tensor([[0.0, 1.0], [0.0, 0.0]]), b) == 0.2
     with pytest.raises(ValueError, match="one shape"):
         relative_difference(b, b[0])
+
+
+def test_power_law_recovers_exponents_and_rejects_wrong_ones() -> None:
+    x = [0.01, 0.02, 0.04]
+    y = torch.tensor([0.1 * v**0.5 for v in x], dtype=F64)
+    p, se = power_law(x, y, 0.01 * y)
+    assert p == pytest.approx(0.5, abs=1e-12) and se > 0
+    # with 1 % errors, a sqrt law is many standard errors from the O(eta) exponent 1
+    assert abs(p - 1) / se > 10
+    with pytest.raises(ValueError, match="at least 3 points"):
+        power_law(x[:2], y[:2], y[:2])
+
+
+def test_extrapolation_widens_its_error_when_the_line_misfits() -> None:
+    x = [0.1, 0.08, 0.06]
+    se = torch.full((3, 1), 1e-3, dtype=F64)
+    line = torch.tensor([[1.0 + 2 * v] for v in x], dtype=F64)
+    value, err = extrapolate_to_zero(x, line, se, misfit=True)
+    _, plain = extrapolate_to_zero(x, line, se)
+    assert float(value) == pytest.approx(1.0, abs=1e-12) and torch.equal(err, plain)
+    bent = line + torch.tensor([[0.0], [0.01], [0.0]], dtype=F64)  # 10 s.e. off the line
+    _, wide = extrapolate_to_zero(x, bent, se, misfit=True)
+    assert float(wide) > 5 * float(plain)

@@ -22,9 +22,7 @@ from gdlab.plotting.noise_equilibrium import figures
 from gdlab.studies.noise_equilibrium import (
     PAPER,
     QUICK,
-    extrapolate_checked,
     phi_task,
-    power_law,
     random_noise_tasks,
     run,
     two_layer_runs,
@@ -163,29 +161,6 @@ def test_an_unconverged_gd_fails_the_no_shift_claim(tmp_path) -> None:
     out = Result("noise-equilibrium", "", cfg)
     ne._anchor(cfg, _ctx(tmp_path), out)
     assert out.claims["T6: GD has no shift"].status == "fails"
-
-
-def test_power_law_recovers_exponents_and_rejects_wrong_ones() -> None:
-    x = [0.01, 0.02, 0.04]
-    y = torch.tensor([0.1 * v**0.5 for v in x], dtype=F64)
-    p, se = power_law(x, y, 0.01 * y)
-    assert p == pytest.approx(0.5, abs=1e-12) and se > 0
-    # with 1 % errors, a sqrt law is many standard errors from the O(eta) exponent 1
-    assert abs(p - 1) / se > 10
-    with pytest.raises(ValueError, match="at least 3 points"):
-        power_law(x[:2], y[:2], y[:2])
-
-
-def test_extrapolation_widens_its_error_when_the_line_misfits() -> None:
-    x = [0.1, 0.08, 0.06]
-    se = torch.full((3, 1), 1e-3, dtype=F64)
-    line = torch.tensor([[1.0 + 2 * v] for v in x], dtype=F64)
-    value, err = extrapolate_checked(x, line, se)
-    _, plain = ne.extrapolate_to_zero(x, line, se)
-    assert float(value) == pytest.approx(1.0, abs=1e-12) and torch.equal(err, plain)
-    bent = line + torch.tensor([[0.0], [0.01], [0.0]], dtype=F64)  # 10 s.e. off the line
-    _, wide = extrapolate_checked(x, bent, se)
-    assert float(wide) > 5 * float(plain)
 
 
 def test_warmup_records_diverged_constant_runs() -> None:

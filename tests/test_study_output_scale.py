@@ -115,7 +115,7 @@ def test_scale_of() -> None:
 def test_slope_recovers_a_power_law_and_its_error() -> None:
     T = np.array([100.0, 200.0, 400.0, 800.0])
     exact = slope(T, -2 * np.log(T) + 3.0)
-    assert exact.value == pytest.approx(-2.0, abs=1e-12) and exact.stderr < 1e-12
+    assert exact.slope == pytest.approx(-2.0, abs=1e-12) and exact.stderr < 1e-12
     noisy = slope(T, -2 * np.log(T) + np.array([0.1, -0.1, 0.1, -0.1]))
     lx = np.log(T)
     resid = -2 * lx + np.array([0.1, -0.1, 0.1, -0.1])

@@ -7,7 +7,9 @@ extrapolation and z-test thresholds.
   treating the block means as independent (valid once blocks are longer than the correlation
   time) gives ``std(block means) / sqrt(blocks)``, where the naive ``std / sqrt(T)`` understates
   the error of SGD iterates.
-- :func:`linear_extrapolation` removes the O(eta) bias of an SGD equilibrium (spec Part II §6).
+- :func:`weighted_line` is the weighted least-squares line with coefficient errors and chi^2;
+  :func:`linear_extrapolation` reads it at 0 to remove the O(eta) bias of an SGD equilibrium
+  (spec Part II §6), and :func:`power_law` fits it on logs (an exponent with its error).
 - :func:`critical_z` is the Bonferroni threshold for a family of z-scores.
 - :func:`semilog_fit` fits ``y ~ a log x + b`` by least squares (``||w_t|| ~ log t``, Part I).
 - :func:`increment_exponent` is the exponent ``p`` of ``y = a + b x^p`` from the increments of
@@ -29,13 +31,16 @@ __all__ = [
     "IncrementExponent",
     "LineFit",
     "SemilogFit",
+    "WeightedLine",
     "critical_z",
     "doubling_ratio",
     "increment_exponent",
     "linear_extrapolation",
     "loglog_fit",
+    "power_law",
     "semilog_fit",
     "time_average",
+    "weighted_line",
 ]
 
 
@@ -47,11 +52,18 @@ def _int_at_least(name: str, value: object, minimum: int) -> int:
 
 @dataclass(frozen=True)
 class LineFit:
-    """Least-squares line ``log y = slope * log x + intercept`` (natural logs)."""
+    """Least-squares line ``log y = slope * log x + intercept`` (natural logs).
+
+    ``stderr`` is the slope's standard error from the residuals ``r`` of the ``points`` points,
+    ``sqrt(sum r^2 / (points - 2) / sum (log x - mean)^2)`` (the scatter about a power law);
+    NaN with two points, which always fit.
+    """
 
     slope: float
     intercept: float
     r2: float
+    stderr: float
+    points: int
 
     def __call__(self, x: np.ndarray | float) -> np.ndarray:
         """The fitted power law ``exp(intercept) * x**slope``."""
@@ -88,7 +100,9 @@ def loglog_fit(
     resid = ly - (slope * lx + intercept)
     total = float(np.sum((ly - ly.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else 1.0
-    return LineFit(float(slope), float(intercept), r2)
+    spread = float(np.sum((lx - lx.mean()) ** 2))
+    stderr = math.sqrt(float(resid @ resid) / (lx.size - 2) / spread) if lx.size > 2 else math.nan
+    return LineFit(float(slope), float(intercept), r2, stderr, int(lx.size))
 
 
 def time_average(series: torch.Tensor, blocks: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,13 +120,31 @@ def time_average(series: torch.Tensor, blocks: int = 10) -> tuple[torch.Tensor, 
     return means.mean(1), means.std(1) / math.sqrt(blocks)
 
 
-def linear_extrapolation(
-    x: torch.Tensor, y: torch.Tensor, stderr: torch.Tensor
-) -> tuple[float, float, float]:
-    """Weighted least-squares line ``y = a + b x`` through points with errors ``stderr``.
+@dataclass(frozen=True)
+class WeightedLine:
+    """Weighted least-squares line ``y = intercept + slope * x`` through points with errors.
 
-    Returns ``(a, se(a), b)``: the value extrapolated to ``x = 0`` with its standard error.
+    ``chi2`` is the weighted residual sum of squares and ``dof = n - 2`` its degrees of freedom.
     """
+
+    intercept: float
+    intercept_se: float
+    slope: float
+    slope_se: float
+    chi2: float
+    dof: int
+
+    @property
+    def misfit_scale(self) -> float:
+        """``max(1, sqrt(chi2 / dof))`` (the PDG scale factor; 1 with two points): errors
+        multiplied by it widen when the points scatter about the line more than their own
+        errors allow, instead of the misfit hiding in the fitted values."""
+        return max(1.0, math.sqrt(self.chi2 / self.dof)) if self.dof > 0 else 1.0
+
+
+def weighted_line(x: torch.Tensor, y: torch.Tensor, stderr: torch.Tensor) -> WeightedLine:
+    """Weighted least squares (weights ``1 / stderr^2``) of ``y`` on ``x``: the line, the
+    standard errors of its coefficients (from the inverse normal matrix) and its chi^2."""
     if not (x.shape == y.shape == stderr.shape) or x.dim() != 1 or x.numel() < 2:
         raise ValueError(
             f"x, y, stderr must be 1-D of equal length >= 2, got {tuple(x.shape)}, "
@@ -124,7 +156,35 @@ def linear_extrapolation(
     w = 1.0 / stderr**2
     cov = torch.linalg.inv(X.T @ (w[:, None] * X))
     coef = cov @ X.T @ (w * y)
-    return float(coef[0]), float(cov[0, 0].sqrt()), float(coef[1])
+    chi2 = float((w * (y - X @ coef) ** 2).sum())
+    a_se, b_se = (float(v) for v in cov.diagonal().sqrt())
+    return WeightedLine(float(coef[0]), a_se, float(coef[1]), b_se, chi2, x.numel() - 2)
+
+
+def linear_extrapolation(
+    x: torch.Tensor, y: torch.Tensor, stderr: torch.Tensor
+) -> tuple[float, float, float]:
+    """:func:`weighted_line` read at ``x = 0``: ``(a, se(a), b)``, the extrapolated value with
+    its standard error and the slope."""
+    line = weighted_line(x, y, stderr)
+    return line.intercept, line.intercept_se, line.slope
+
+
+def power_law(x: Sequence[float], y: torch.Tensor, stderr: torch.Tensor) -> tuple[float, float]:
+    """Exponent ``p`` of ``y = c x^p`` and its standard error: :func:`weighted_line` of
+    ``log y`` on ``log x`` with the delta-method errors ``stderr / y`` of ``log y``; needs at
+    least 3 points (two always fit, so their exponent has no check of the law)."""
+    if len(x) < 3 or y.shape != (len(x),) or stderr.shape != y.shape:
+        raise ValueError(
+            f"power_law needs at least 3 points x with y and stderr of the same length, got "
+            f"{len(x)} x, y {tuple(y.shape)}, stderr {tuple(stderr.shape)}"
+        )
+    if (y <= 0).any() or (stderr <= 0).any():
+        raise ValueError(f"power_law needs y > 0 and stderr > 0, got {y.tolist()}")
+    y64, se64 = y.double().cpu(), stderr.double().cpu()
+    lx = torch.tensor([math.log(float(v)) for v in x], dtype=torch.float64)
+    line = weighted_line(lx, y64.log(), se64 / y64)
+    return line.slope, line.slope_se
 
 
 def critical_z(comparisons: int, dof: int | None, alpha: float = 0.01) -> float:
@@ -233,12 +293,15 @@ def pairwise_z(means: torch.Tensor, stderr: torch.Tensor) -> torch.Tensor:
 
 
 def extrapolate_to_zero(
-    x: Sequence[float], means: torch.Tensor, stderr: torch.Tensor
+    x: Sequence[float], means: torch.Tensor, stderr: torch.Tensor, *, misfit: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Every entry of ``means`` (n, ...) measured at the n values ``x`` (e.g. learning rates),
-    extrapolated linearly to ``x = 0`` by :func:`linear_extrapolation`: ``(value, se)``, each of
+    extrapolated linearly to ``x = 0`` by :func:`weighted_line`: ``(value, se)``, each of
     shape ``means.shape[1:]``. Removes the O(eta) bias of an SGD equilibrium (spec Part II §6);
-    with two points it is the line through them, ``(x2 y1 - x1 y2) / (x2 - x1)``."""
+    with two points it is the line through them, ``(x2 y1 - x1 y2) / (x2 - x1)``. With
+    ``misfit=True`` each error is multiplied by its line's
+    :attr:`WeightedLine.misfit_scale`: a bias that is not linear over the x's widens the error of
+    the x -> 0 value instead of hiding in it."""
     _same_shape(means, stderr)
     xs = torch.tensor([float(v) for v in x], dtype=means.dtype)
     if means.dim() < 1 or means.shape[0] != xs.numel():
@@ -248,7 +311,9 @@ def extrapolate_to_zero(
     flat_m, flat_s = means.reshape(xs.numel(), -1).cpu(), stderr.reshape(xs.numel(), -1).cpu()
     value, err = torch.empty_like(flat_m[0]), torch.empty_like(flat_m[0])
     for j in range(flat_m.shape[1]):
-        value[j], err[j], _ = linear_extrapolation(xs, flat_m[:, j], flat_s[:, j])
+        line = weighted_line(xs, flat_m[:, j], flat_s[:, j])
+        value[j] = line.intercept
+        err[j] = line.intercept_se * (line.misfit_scale if misfit else 1.0)
     return value.reshape(means.shape[1:]), err.reshape(means.shape[1:])
 
 

@@ -187,8 +187,8 @@ def phi_sweep(result: Result) -> Figure:
 
 
 def figure8(result: Result) -> Figure:
-    """Figure 8: ``||U||/||W||`` against phi_x with eta (left), the data dimension with the width
-    (middle) and the batch size (right) varied; the Theorem 5.2 curve and norm balance."""
+    """Figure 8: ``||U||/||W||`` against phi_x with eta (top), the data dimension with the width
+    (middle) and the batch size (bottom) varied; the Theorem 5.2 curve and norm balance."""
     a = result.arrays
     phis = a["phi.phis"]
     table = result.tables["phi_settings"]
@@ -213,7 +213,8 @@ def figure8(result: Result) -> Figure:
         ],
         "$S$": [(r, rf"$S={r[2]}$") for r in sgd if (r[1], *r[3:]) == (default[0], *default[2:])],
     }
-    fig, axes = subplots(3)
+    # one panel per row: three side by side would be drawn wider than the content column
+    fig, axes = subplots(1, nrows=3, width=5.6, height=2.3)
     for ax, (title, members) in zip(axes, panels.items(), strict=True):
         ax.plot(phis, a["phi.predicted_ratio"], color="k", lw=0.8, label="Theorem 5.2")
         ax.axhline(1.0, color="C7", ls="--", lw=0.8, label="norm balance")
@@ -221,7 +222,7 @@ def figure8(result: Result) -> Figure:
             i = names.index(row[0])
             ax.plot(phis, a[f"phi.run{i}.ratio"], "os^"[k % 3], ms=4, ls="none", label=label)
         label_axes(ax, r"$\phi_x$", r"$\|U\|_F/\|W\|_F$", f"{title} varied")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

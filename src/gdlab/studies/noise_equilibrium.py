@@ -40,6 +40,7 @@ from gdlab.stats import (
     extrapolate_to_zero,
     mean_of_estimates,
     pairwise_z,
+    power_law,
     sum_of_estimates,
     time_average,
     z_score,
@@ -76,10 +77,8 @@ __all__ = [
     "QUICK",
     "STUDY",
     "anchor_unit",
-    "extrapolate_checked",
     "orbit_unit",
     "phi_task",
-    "power_law",
     "random_noise_tasks",
     "run",
     "two_layer_runs",
@@ -270,48 +269,6 @@ def _normal(gen: torch.Generator, shape: Sequence[int], std: float) -> torch.Ten
 
 def _two_layer_task(cfg: Mapping[str, Any], device: torch.device) -> GaussianTask:
     return GaussianTask.diagonal(_t(cfg["V"], device), cfg["var_x"], cfg["var_eps"]).to(device)
-
-
-def power_law(x: Sequence[float], y: torch.Tensor, stderr: torch.Tensor) -> tuple[float, float]:
-    """Exponent ``p`` of ``y = c x^p`` and its standard error: weighted least squares of
-    ``log y`` on ``log x`` with the delta-method errors ``stderr / y`` of ``log y``."""
-    if len(x) < 3 or y.shape != (len(x),) or stderr.shape != y.shape:
-        raise ValueError(
-            f"power_law needs at least 3 points x with y and stderr of the same length, got "
-            f"{len(x)} x, y {tuple(y.shape)}, stderr {tuple(stderr.shape)}"
-        )
-    if (y <= 0).any() or (stderr <= 0).any():
-        raise ValueError(f"power_law needs y > 0 and stderr > 0, got {y.tolist()}")
-    lx = np.log(np.asarray(x, dtype=float))
-    ly = np.log(y.double().cpu().numpy())
-    w = (y / stderr).double().cpu().numpy() ** 2
-    X = np.stack([np.ones_like(lx), lx], axis=1)
-    cov = np.linalg.inv(X.T @ (w[:, None] * X))
-    coef = cov @ X.T @ (w * ly)
-    return float(coef[1]), float(np.sqrt(cov[1, 1]))
-
-
-def extrapolate_checked(
-    x: Sequence[float], means: torch.Tensor, stderr: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`gdlab.stats.extrapolate_to_zero` with the errors scaled by the misfit of the line,
-    ``max(1, sqrt(chi^2 / (n - 2)))`` per entry (the PDG scale factor): a bias that is not
-    linear over the etas widens the error of the eta -> 0 value instead of hiding in it."""
-    value, err = extrapolate_to_zero(x, means, stderr)
-    n = len(x)
-    if n < 3:
-        return value, err
-    xs = torch.tensor([float(v) for v in x], dtype=means.dtype)
-    flat_m, flat_s = means.reshape(n, -1).cpu(), stderr.reshape(n, -1).cpu()
-    w = flat_s.pow(-2)
-    xbar = (w * xs[:, None]).sum(0) / w.sum(0)
-    ybar = (w * flat_m).sum(0) / w.sum(0)
-    slope = (w * (xs[:, None] - xbar) * (flat_m - ybar)).sum(0) / (
-        w * (xs[:, None] - xbar) ** 2
-    ).sum(0)
-    chi2 = (w * (flat_m - ybar - slope * (xs[:, None] - xbar)) ** 2).sum(0)
-    scale = (chi2 / (n - 2)).sqrt().clamp_min(1.0).reshape(err.shape)
-    return value, err * scale
 
 
 def _count_diverged(out: Result, experiment: str, *runs: Run) -> None:
@@ -746,8 +703,11 @@ def _two_layer(config: Config, ctx: RunContext, out: Result) -> None:
     targets = {"u_sq": pred.u_sq[0], "w_sq": pred.w_sq[0], "sv": pred_sv, "sv_rhs": pred_sv}
     targets["cross"] = (pred.singular_values[0] ** 2).sum()
     extrapolated = {
-        name: extrapolate_checked(
-            etas, mean.reshape(n_eta, n, *mean.shape[1:]), se.reshape(n_eta, n, *se.shape[1:])
+        name: extrapolate_to_zero(
+            etas,
+            mean.reshape(n_eta, n, *mean.shape[1:]),
+            se.reshape(n_eta, n, *se.shape[1:]),
+            misfit=True,
         )
         for name, (mean, se) in stats.items()
     }
@@ -1364,7 +1324,7 @@ def _phi(config: Config, ctx: RunContext, out: Result) -> None:
         s = torch.stack([avg[eta_names[e]][key][1] for e in etas])
         s = torch.maximum(s, (m - m[:, mirror]).abs() / math.sqrt(2))
         measured[key] = (m, s)
-        extrapolated[key] = extrapolate_checked(etas, m, s)
+        extrapolated[key] = extrapolate_to_zero(etas, m, s, misfit=True)
     # rules out norm balance (ratio 1, the weight-decay equilibrium) and the printed Gammas
     # (the main text's E[.] + 2 gamma I has the same gamma = 0 limit; spec §7.2)
     value, err = extrapolated["sharpness"]
@@ -1743,10 +1703,11 @@ def _warmup(config: Config, ctx: RunContext, out: Result) -> None:
     (k0, k0_se), (x0, x0_se) = (
         (
             float(v)
-            for v in extrapolate_checked(
+            for v in extrapolate_to_zero(
                 rates,
                 torch.stack([m for m, _ in at_rates[init]]),
                 torch.stack([e for _, e in at_rates[init]]),
+                misfit=True,
             )
         )
         for init in ("kaiming", "xavier")

@@ -36,7 +36,7 @@ from gdlab.claims import Claim, ClaimTable
 from gdlab.data import max_margin_direction
 from gdlab.experiments.study import Config, Result, RunContext, Study
 from gdlab.plotting.output_scale import figures
-from gdlab.stats import critical_z, loglog_fit
+from gdlab.stats import LineFit, critical_z, loglog_fit
 from gdlab.stepsize import certify
 from gdlab.stepsize import theory as th
 from gdlab.stepsize.activations import get_activation
@@ -52,7 +52,6 @@ __all__ = [
     "SCALINGS",
     "STUDY",
     "RateRuns",
-    "Slope",
     "SmallBRuns",
     "ThresholdRuns",
     "gain_exponent",
@@ -366,26 +365,14 @@ def small_b_runs(ctx: RunContext, config: Config) -> SmallBRuns:
 # ----------------------------------------------------------------------------- fits and claims
 
 
-@dataclass(frozen=True)
-class Slope:
-    """A log-log slope with its least-squares standard error (``points - 2`` dof)."""
-
-    value: float
-    stderr: float
-    points: int
-
-
-def slope(x: np.ndarray, log_y: np.ndarray) -> Slope:
-    """The slope of ``log y`` against ``log x`` (:func:`gdlab.stats.loglog_fit`) with the
-    standard error ``sqrt(sum r^2 / (k - 2) / sum (log x - mean)^2)`` from its residuals ``r``
-    (the scatter about a power law; k >= 3 points)."""
-    fit = loglog_fit(x, log_y=log_y)
-    lx = np.log(np.asarray(x, dtype=float))
-    if lx.size < 3:
-        raise ValueError(f"a slope with a standard error needs >= 3 points, got {lx.size}")
-    resid = np.asarray(log_y, dtype=float) - (fit.slope * lx + fit.intercept)
-    spread = float(np.sum((lx - lx.mean()) ** 2))
-    return Slope(fit.slope, math.sqrt(float(resid @ resid) / (lx.size - 2) / spread), lx.size)
+def slope(x: np.ndarray, log_y: np.ndarray) -> LineFit:
+    """The slope of ``log y`` against ``log x`` (:func:`gdlab.stats.loglog_fit`) with its
+    standard error from the residuals; needs k >= 3 points (two always fit)."""
+    if np.asarray(x).size < 3:
+        raise ValueError(
+            f"a slope with a standard error needs >= 3 points, got {np.asarray(x).size}"
+        )
+    return loglog_fit(x, log_y=log_y)
 
 
 def gain_exponent(budgets: np.ndarray, log_risk: np.ndarray, fixed_log_risk: np.ndarray) -> float:
@@ -395,7 +382,7 @@ def gain_exponent(budgets: np.ndarray, log_risk: np.ndarray, fixed_log_risk: np.
     return float((fixed_log_risk[-1] - log_risk[-1]) / math.log(budgets[-1] / budgets[0]))
 
 
-def slope_claims(label: str, gain: float, fixed: Slope, z: float) -> list[Claim]:
+def slope_claims(label: str, gain: float, fixed: LineFit, z: float) -> list[Claim]:
     """Corollary 4.2 against Theorem 2.2: ``eta proportional to T`` gains at least ``T^(1/2)``
     on the fixed stepsize (:func:`gain_exponent`; ``1/T^2`` predicts 1, the fixed stepsize's
     own ``1/T`` predicts 0), and the fixed stepsize's fit rejects ``1/T^2`` at ``z`` standard
@@ -414,8 +401,8 @@ def slope_claims(label: str, gain: float, fixed: Slope, z: float) -> list[Claim]
         ),
         Claim(
             f"{label}: fixed eta: the 1/T^2 rate is rejected", "Theorem 2.2 (L_t = Theta(1/t))",
-            fixed.value - z * fixed.stderr, -2.0, relation=">",
-            note=f"measured: the lower end slope - {z:.3g} se; slope {fixed.value:.3f} +- "
+            fixed.slope - z * fixed.stderr, -2.0, relation=">",
+            note=f"measured: the lower end slope - {z:.3g} se; slope {fixed.slope:.3f} +- "
             f"{fixed.stderr:.2g} over {fixed.points} budgets",
         ),
     ]  # fmt: skip
@@ -542,11 +529,11 @@ def _rates(
             cT = slope(r.budgets, r.log_risk[i])
             fixed = slope(r.budgets, r.fixed_log_risk[i])
             gain = gain_exponent(r.budgets, r.log_risk[i], r.fixed_log_risk[i])
-            worst["cT"].append(cT.value)
-            worst["fixed"].append(fixed.value)
+            worst["cT"].append(cT.slope)
+            worst["fixed"].append(fixed.slope)
             worst["gain"].append(gain)
             per_width.extend(slope_claims(f"{title}, {scaling}", gain, fixed, z))
-            rows.append([int(m), scaling, cT.value, cT.stderr, fixed.value, fixed.stderr, gain,
+            rows.append([int(m), scaling, cT.slope, cT.stderr, fixed.slope, fixed.stderr, gain,
                          float(np.nanmax(r.factor[i])) if np.isfinite(r.factor[i]).any()
                          else None, float(r.s_star[i, j])])  # fmt: skip
         claims.extend(per_width.aggregate())
@@ -632,9 +619,9 @@ def _small_b(
     claims = ClaimTable()
     for bound, source in ((-3.0, "App. D as stated"), (-2.0, "Theorem 4.1 transferred (derived)")):
         claims.add(
-            f"{title}, b < 1, eta = cT: exponent of L_T in b >= {bound:g}", source, paper.value,
+            f"{title}, b < 1, eta = cT: exponent of L_T in b >= {bound:g}", source, paper.slope,
             bound, relation=">=", tol=z * paper.stderr, tol_reason=why,
-            note=f"measured: {paper.value:.3f} +- {paper.stderr:.2g} over b = "
+            note=f"measured: {paper.slope:.3f} +- {paper.stderr:.2g} over b = "
             f"{r.scales[0]:.3g}..{r.scales[-1]:g} at T = {r.budget}; an upper bound "
             f"C b^({bound:g}) on L_T allows any exponent >= {bound:g}",
         )  # fmt: skip
@@ -650,19 +637,19 @@ def _small_b(
     tol = float(config["b_free_tol"])
     claims.add(
         f"{title}, b < 1, eta = cT/b^2: L_T does not depend on b",
-        "App. D (u = b w: GD with eta b^2 on eq. (2) with phi_b)", free.value, 0.0,
+        "App. D (u = b w: GD with eta b^2 on eq. (2) with phi_b)", free.slope, 0.0,
         relation="==", tol=tol, tol_reason="b enters only through the shape of phi_b; 0.1 is "
         "5% of the exponent -2 that eta = c T shows, so the claim tells the two apart",
-        note=f"measured: exponent {free.value:.4f} +- {free.stderr:.2g}",
+        note=f"measured: exponent {free.slope:.4f} +- {free.stderr:.2g}",
     )  # fmt: skip
     values = {
         "small_m": int(config["small_b"]["m"]),
         "small_T": r.budget,
         "small_b_min": float(r.scales[0]),
-        "small_exp": paper.value,
+        "small_exp": paper.slope,
         "small_exp_se": paper.stderr,
-        "small_exp_free": free.value,
-        "small_loose": float(paper.value + 3.0),
+        "small_exp_free": free.slope,
+        "small_loose": float(paper.slope + 3.0),
         "small_reached": int(reached[:, 0].sum()),
         "small_runs": int(r.scales.size),
     }
