@@ -50,7 +50,6 @@ __all__ = [
 _TWO_POINT = {"name": "two_point", "gamma": 0.05}
 _LEAKY = "leaky_softplus_ex31"
 _LN10 = math.log(10)
-_TAU = "s* <= tau (Theorem 4.1)"  # the certificate's row name
 
 QUICK: Config = {
     "activation": _LEAKY,
@@ -272,10 +271,8 @@ def _final_margins(sweep: SweepResult) -> torch.Tensor:
 def _certificates(exits: PhaseExits, label: str) -> tuple[ClaimTable, np.ndarray]:
     """:func:`~gdlab.stepsize.certify.certify_first_phase` of every run of ``exits``, one row
     per claim (the worst run) named ``label: claim``, and every run's rate peak
-    ``max_(t > s*) L_t (t - s*) alpha^2 gamma^2 eta`` (NaN before ``s*``).
-
-    The ``s* <= tau`` rows get the horizon ``T`` as their a priori value: an ``s*`` measured
-    within the run is at most ``T``, so a ``tau`` beyond ``T`` tests nothing (``vacuous``)."""
+    ``max_(t > s*) L_t (t - s*) alpha^2 gamma^2 eta`` (NaN before ``s*``). The ``s* <= tau``
+    rows are ``vacuous`` where ``tau`` lies beyond the horizon (the certificate's ``trivial``)."""
     rows = ClaimTable()
     peaks = []
     for k, c in enumerate(exits.sweep.constants):
@@ -283,8 +280,7 @@ def _certificates(exits: PhaseExits, label: str) -> tuple[ClaimTable, np.ndarray
         peak = table.facts["rate peak"]
         peaks.append(np.nan if peak is None else float(peak))
         for claim in table:
-            trivial = float(exits.steps) if claim.name == _TAU else claim.trivial
-            rows.append(dataclasses.replace(claim, name=f"{label}: {claim.name}", trivial=trivial))
+            rows.append(dataclasses.replace(claim, name=f"{label}: {claim.name}"))
     return rows.aggregate(), np.array(peaks)
 
 

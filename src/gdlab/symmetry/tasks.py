@@ -37,7 +37,14 @@ def normalized(cov: torch.Tensor) -> torch.Tensor:
     return cov / torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
 
 
-def _as_batched(name: str, mat: torch.Tensor, rows: int | None, cols: int | None) -> torch.Tensor:
+def _as_batched(
+    name: str,
+    mat: torch.Tensor,
+    rows: int | None,
+    cols: int | None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """``mat`` as a (K, rows, cols) tensor in the run dtype, on ``device`` (default: its own)."""
     if not isinstance(mat, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(mat).__name__}")
     if mat.dim() == 2:
@@ -51,7 +58,7 @@ def _as_batched(name: str, mat: torch.Tensor, rows: int | None, cols: int | None
         )
     if min(mat.shape) < 1:
         raise ValueError(f"{name} must have no empty dimension, got shape {tuple(mat.shape)}")
-    return check_finite(name, mat.to(dtype=get_dtype(), device=get_device()))
+    return check_finite(name, mat.to(dtype=get_dtype(), device=device or mat.device))
 
 
 def _check_cov(name: str, cov: torch.Tensor) -> None:
@@ -73,13 +80,15 @@ class GaussianTask:
     V : (K or 1, dy, dx) teacher.
     cov_x : (K or 1, dx, dx) input covariance Sigma_x.
     cov_eps : (K or 1, dy, dy) label-noise covariance Sigma_eps.
+
+    The task lives on the device of ``V`` (the covariances follow it); :meth:`to` moves it.
     """
 
     def __init__(self, V: torch.Tensor, cov_x: torch.Tensor, cov_eps: torch.Tensor) -> None:
         V = _as_batched("V", V, None, None)
         dy, dx = V.shape[1:]
-        cov_x = _as_batched("cov_x", cov_x, dx, dx)
-        cov_eps = _as_batched("cov_eps", cov_eps, dy, dy)
+        cov_x = _as_batched("cov_x", cov_x, dx, dx, V.device)
+        cov_eps = _as_batched("cov_eps", cov_eps, dy, dy, V.device)
         _check_cov("cov_x", cov_x)
         _check_cov("cov_eps", cov_eps)
         sizes = {t.shape[0] for t in (V, cov_x, cov_eps)} - {1}
@@ -97,7 +106,11 @@ class GaussianTask:
         V = _as_batched("V", V, None, None)
         dy, dx = V.shape[1:]
         eye = torch.eye
-        return cls(V, var_x * eye(dx, dtype=V.dtype), var_eps * eye(dy, dtype=V.dtype))
+        return cls(
+            V,
+            var_x * eye(dx, dtype=V.dtype, device=V.device),
+            var_eps * eye(dy, dtype=V.dtype, device=V.device),
+        )
 
     @classmethod
     def diagonal(
