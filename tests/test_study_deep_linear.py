@@ -7,14 +7,13 @@ it: these are the results that the chapter's claims rule out.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from studytools import check_chapter_references, check_round_trip
 
 from gdlab.claims import Claim
-from gdlab.experiments.cache import ResultCache
 from gdlab.experiments.study import Result, RunContext
 from gdlab.plotting.deep_linear import figures
 from gdlab.runtime import make_generator
@@ -59,24 +58,17 @@ CONTRADICTED = "tanh autoencoder: the per-neuron sides match under SGD"
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
-
-
-@pytest.fixture(scope="module")
 def result(ctx: RunContext) -> Result:
     return run(TINY, ctx)
 
 
 def test_tiny_result_covers_the_chapter(result: Result) -> None:
-    glued = set(re.findall(r"\{glue:text\}`dl_(\w+)", CHAPTER.read_text(encoding="utf-8")))
-    assert glued <= set(result.values), glued - set(result.values)
+    check_chapter_references(CHAPTER, "dl_", result)
     # 4 theorem + 3 scalar + 4 vector + 4 digits + 3 per activation
     assert len(result.claims) == 15 + 3 * len(QUICK["autoencoder"]["activations"])
     assert set(result.tables) == {"scalar", "vector", "autoencoder"}
     assert result.values["n_contradicted"] == 2 and result.values["dig_steps"] == 400
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and again.claims.names() == result.claims.names()
+    check_round_trip(result)
 
 
 def test_theorem_claims_hold(result: Result) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from studytools import check_chapter_references, check_round_trip
 
 from gdlab.claims import ClaimFailure
 from gdlab.experiments.cache import ResultCache
@@ -34,11 +34,6 @@ EQ7 = "eta -> 0: the rate tends to 2 eta^2 Var[rx]/S (prefactor sigma^2)"
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory) -> RunContext:
-    return RunContext(CPU, ResultCache(tmp_path_factory.mktemp("cache")))
-
-
-@pytest.fixture(scope="module")
 def result(ctx: RunContext) -> Result:
     return run(TINY, ctx)
 
@@ -46,13 +41,11 @@ def result(ctx: RunContext) -> Result:
 def test_tiny_claims_hold_and_cover_the_chapter(result: Result) -> None:
     assert result.check().counts()["holds"] == len(result.claims) == 19
     assert [c.name for c in result.claims.contradicted()] == [EQ7]
-    glued = set(re.findall(r"\{glue:text\}`nc_(\w+)", CHAPTER.read_text(encoding="utf-8")))
-    assert glued <= set(result.values), glued - set(result.values)
+    check_chapter_references(CHAPTER, "nc_", result)
     assert result.values["id_checks"] == 2 * 2 * 5 and result.values["product_steps"] == 30
     assert result.values["T1_steps"] == 300 and result.values["net_steps"] == 2000
     assert set(result.tables) == {"identities", "rate", "weight_decay", "nets"}
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and again.claims.names() == result.claims.names()
+    check_round_trip(result)
 
 
 def test_identity_rows_are_at_rounding_level() -> None:

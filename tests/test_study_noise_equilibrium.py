@@ -9,11 +9,11 @@ that the check then fails.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from studytools import check_chapter_references, check_round_trip
 
 import gdlab.studies.noise_equilibrium as ne
 from gdlab.experiments.cache import ResultCache
@@ -67,21 +67,13 @@ EXACT = [
 ]
 
 
-def _ctx(tmp_path: Path) -> RunContext:
-    return RunContext(CPU, ResultCache(tmp_path))
-
-
 @pytest.fixture(scope="module")
-def result(tmp_path_factory) -> Result:
-    return run(TINY, _ctx(tmp_path_factory.mktemp("cache")))
+def result(ctx: RunContext) -> Result:
+    return run(TINY, ctx)
 
 
 def test_tiny_result_covers_the_chapter(result: Result) -> None:
-    text = CHAPTER.read_text(encoding="utf-8")
-    glued = set(re.findall(r"\{glue:text\}`ne_(\w+)", text))
-    assert glued <= set(result.values), glued - set(result.values)
-    tables = set(re.findall(r'result\.tables\["(\w+)"\]', text))
-    assert tables <= set(result.tables), tables - set(result.tables)
+    check_chapter_references(CHAPTER, "ne_", result)
     assert set(result.tables) == {
         "invariants",
         "residuals",
@@ -92,8 +84,7 @@ def test_tiny_result_covers_the_chapter(result: Result) -> None:
         "anchor",
     }
     assert len(result.claims) == 45
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and again.claims.names() == result.claims.names()
+    check_round_trip(result)
 
 
 def test_monte_carlo_and_exact_claims_hold_in_short_runs(result: Result) -> None:
@@ -124,11 +115,12 @@ def test_a_wrong_drift_prefactor_fails_the_simulated_G_d(tmp_path, monkeypatch) 
 
     monkeypatch.setattr(ne, "orbit_drift", halved)
     out = Result("noise-equilibrium", "", TINY)
-    ne._orbit(TINY, _ctx(tmp_path), out)
+    fresh = RunContext(CPU, ResultCache(tmp_path))  # empty: the patch is inside the orbit unit
+    ne._orbit(TINY, fresh, out)
     assert out.claims["G_d: simulated one-step change of C = (D1)"].status == "fails"
 
 
-def test_the_appendix_theorem_5_2_fails_the_weight_decay_check(tmp_path, monkeypatch) -> None:
+def test_the_appendix_theorem_5_2_fails_the_weight_decay_check(ctx, monkeypatch) -> None:
     """App. C's eta E + gamma I (an S-times stronger weight decay term) is not what SGD reaches."""
     true_ratio = ne.width_one_ratio
 
@@ -138,28 +130,28 @@ def test_the_appendix_theorem_5_2_fails_the_weight_decay_check(tmp_path, monkeyp
     monkeypatch.setattr(ne, "width_one_ratio", appendix)
     cfg = {**TINY, "weight_decay": {**QUICK["weight_decay"], "steps": 6000, "burn_in": 3000}}
     out = Result("noise-equilibrium", "", cfg)
-    ne._weight_decay(cfg, _ctx(tmp_path), out)
+    ne._weight_decay(cfg, ctx, out)
     assert out.claims["weight decay: the adopted (eta/S) E + gamma I holds at eta -> 0"].status == (
         "fails"
     )
 
 
-def test_a_small_large_rate_fails_the_divergence_claims(tmp_path) -> None:
+def test_a_small_large_rate_fails_the_divergence_claims(ctx) -> None:
     """At eta_large = 2 eta_small nothing diverges: the Figure 4 claims of divergence fail."""
     cfg = {**TINY, "warmup": {**TINY["warmup"], "eta_large": 0.002}}
     out = Result("noise-equilibrium", "", cfg)
-    ne._warmup(cfg, _ctx(tmp_path), out)
+    ne._warmup(cfg, ctx, out)
     assert out.claims["constant eta with Kaiming init diverges"].status == "fails"
     assert out.claims["Kaiming init is beyond the stability limit of the large eta"].status == (
         "fails"
     )
 
 
-def test_an_unconverged_gd_fails_the_no_shift_claim(tmp_path) -> None:
+def test_an_unconverged_gd_fails_the_no_shift_claim(ctx) -> None:
     """GD stopped after 5 steps is still far from theta*: the T6 GD claim fails."""
     cfg = {**TINY, "anchor": {**TINY["anchor"], "gd_steps": 5}}
     out = Result("noise-equilibrium", "", cfg)
-    ne._anchor(cfg, _ctx(tmp_path), out)
+    ne._anchor(cfg, ctx, out)
     assert out.claims["T6: GD has no shift"].status == "fails"
 
 
@@ -210,10 +202,10 @@ def test_two_layer_runs_need_one_init_for_per_run_tasks() -> None:
         )
 
 
-def test_phi_config_must_name_its_settings(tmp_path) -> None:
+def test_phi_config_must_name_its_settings(ctx) -> None:
     bad = {**TINY, "phi": {**TINY["phi"], "phis": [0.5, 1.5]}}
     with pytest.raises(ValueError, match=r"must include 1\.0"):
-        run(bad, _ctx(tmp_path))
+        run(bad, ctx)
 
 
 def test_same_seed_same_numbers(tmp_path) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from studytools import check_chapter_references
 
 from gdlab import data
 from gdlab.experiments.cache import ResultCache
@@ -46,11 +46,6 @@ TINY = {
     "rates": {**QUICK["rates"], "budgets": [200, 300, 450, 675, 1000], "s_star_budget": 1000},
     "small_b": {"m": 4, "scales": [1 / 8, 1 / 4, 1 / 2, 1.0], "budget": 400},
 }
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> RunContext:
-    return RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +235,6 @@ def test_figures(result: Result) -> None:
 
 
 def test_chapter_glues_only_existing_values(result: Result) -> None:
-    text = CHAPTER.read_text()
-    glued = set(re.findall(r"\{glue:text\}`os_([A-Za-z0-9_]+)", text))
-    assert glued and glued <= set(result.values), glued - set(result.values)
+    check_chapter_references(CHAPTER, "os_", result)
+    text = CHAPTER.read_text(encoding="utf-8")
     assert 'settings("output-scale")' in text and "result.check()" in text

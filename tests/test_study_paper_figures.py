@@ -3,19 +3,19 @@ constructed records: its claims, its fallback data resolution, its values agains
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from studytools import check_chapter_references
 
 matplotlib.use("Agg")
 
 from gdlab.claims import ClaimFailure, ClaimTable
-from gdlab.experiments import ResultCache, run_study
-from gdlab.experiments.study import RunContext, Study
+from gdlab.experiments import run_study
+from gdlab.experiments.study import Result, RunContext, Study
 from gdlab.plotting.paper_figures import COLUMN, figures
 from gdlab.runtime import RuntimeConfigError
 from gdlab.stepsize.criteria import PLATEAU_TOLERANCE, largest_relative_dip
@@ -58,11 +58,10 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """The tiny study run once (cached in a temporary folder), with its cache."""
-    cache = ResultCache(tmp_path_factory.mktemp("cache"))
+def result(ctx: RunContext) -> Result:
+    """The tiny study run once, its units cached in the module's cache (``ctx.cache``)."""
     study = Study("paper-figures", "tiny", "x.md", TINY, TINY, run, figures, resolve)
-    return run_study(study, "quick", "cpu", cache), cache
+    return run_study(study, "quick", ctx.device, ctx.cache)
 
 
 def test_study_is_registered_with_its_configs() -> None:
@@ -74,15 +73,15 @@ def test_study_is_registered_with_its_configs() -> None:
     assert all(config.get("record_every", 1) == 1 for config in FIGURE4.values())
 
 
-def test_every_number_the_chapter_glues_is_a_value(tiny) -> None:
-    result, _ = tiny
-    glued = set(re.findall(r"\{glue:text\}`pf_([A-Za-z0-9_.]+?)(?::[^`]*)?`", CHAPTER.read_text()))
+def test_every_number_the_chapter_glues_is_a_value(result: Result) -> None:
+    check_chapter_references(CHAPTER, "pf_", result)
+    # every glued name is a value (checked above): the chapter glues more than 60 of them
+    text = CHAPTER.read_text(encoding="utf-8")
+    glued = [n for n in result.values if any(f"{{glue:text}}`pf_{n}{e}" in text for e in "`:")]
     assert len(glued) > 60
-    assert sorted(glued - set(result.values)) == []
 
 
-def test_tiny_run_claims_tables_and_figures(tiny) -> None:
-    result, _ = tiny
+def test_tiny_run_claims_tables_and_figures(result: Result) -> None:
     names = result.claims.names()
     assert len(names) == len(set(names)) == result.values["n_claims"]
     for prefix in ("deep MLP", "XOR, leaky_softplus_ex31", "images, softplus", "five points"):
@@ -109,9 +108,8 @@ def test_tiny_run_claims_tables_and_figures(tiny) -> None:
         assert fig.get_size_inches()[0] <= COLUMN + 1e-9  # float rounding of width * ncols
 
 
-def test_contradicted_claims_are_reversed_and_checked(tiny) -> None:
-    _, cache = tiny
-    ctx = RunContext(torch.device("cpu"), cache)
+@pytest.mark.usefixtures("result")  # its units are in ctx's cache
+def test_contradicted_claims_are_reversed_and_checked(ctx: RunContext) -> None:
     name = "five points, lr=6 (eta=3): every neuron margin (linear) negative during training"
     holds = run(TINY, ctx).claims[name]
     assert holds.status == "holds" and holds.relation == "<"
@@ -135,9 +133,9 @@ def test_contradicted_claims_are_reversed_and_checked(tiny) -> None:
         run({**TINY, "fig1": {**TINY["fig1"], "contradicted": ["no such claim"]}}, ctx)
 
 
-def test_figure4_runs_record_neuron_margins(tiny) -> None:
-    _, cache = tiny
-    traj = figure4_runs(RunContext(torch.device("cpu"), cache), TINY["fig4"])
+@pytest.mark.usefixtures("result")  # its units are in ctx's cache
+def test_figure4_runs_record_neuron_margins(ctx: RunContext) -> None:
+    traj = figure4_runs(ctx, TINY["fig4"])
     assert traj.neuron_margins.shape == (2, 301, 2) and traj.lr.tolist() == [3.0, 6.0]
 
 
@@ -250,9 +248,8 @@ def test_verdict_phrases_group_activations_by_outcome() -> None:
     )
 
 
-def test_figure3_claims_on_test_errors(tiny) -> None:
+def test_figure3_claims_on_test_errors(result: Result) -> None:
     """The tiny image sweep's Figure 3 rows are judged on whole test images."""
-    result, _ = tiny
     errors = {
         lr: result.values[f"f3_err_softplus_{lr:g}"]
         for lr in TINY["fig2_images"]["activations"]["softplus"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-import torch
+from studytools import check_chapter_references, check_round_trip
 
 from gdlab.claims import ClaimTable
-from gdlab.experiments.cache import ResultCache
 from gdlab.experiments.study import Result, RunContext
 from gdlab.plotting.setting import figures
 from gdlab.stepsize.activations import get_activation
@@ -15,6 +16,7 @@ from gdlab.studies import get_study
 from gdlab.studies.common import dataset
 from gdlab.studies.setting import PAPER, QUICK, constant_claims, run
 
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part1" / "setting.md"
 TINY = {
     **QUICK,
     "activations": ["gelu", "softplus", "leaky_softplus_ex31"],
@@ -26,8 +28,7 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory) -> Result:
-    ctx = RunContext(torch.device("cpu"), ResultCache(tmp_path_factory.mktemp("cache")))
+def result(ctx: RunContext) -> Result:
     return run(TINY, ctx)
 
 
@@ -42,8 +43,11 @@ def test_tiny_setting_claims_hold_and_values(result: Result) -> None:
     assert str(result.tables["slopes"]).count("NOT A BOUND") == 0
     assert str(result.tables["shapes"]).count("NOT A BOUND") == 1  # GELU's kappa
     assert result.tables["assumption1"].column("network") == ["XOR net", "Figure 4 net"]
-    again = Result.from_entry(*result.to_entry())
-    assert again.values == result.values and again.claims.names() == result.claims.names()
+    check_round_trip(result)
+
+
+def test_tiny_result_covers_the_chapter(result: Result) -> None:
+    check_chapter_references(CHAPTER, "set_", result)
 
 
 def test_setting_figure(result: Result) -> None:
@@ -91,8 +95,7 @@ def test_constant_claims_catch_a_wrong_closed_form() -> None:
     }
 
 
-def test_setting_rejects_a_coarse_grid_and_a_missing_gelu(tmp_path) -> None:
-    ctx = RunContext(torch.device("cpu"), ResultCache(tmp_path))
+def test_setting_rejects_a_coarse_grid_and_a_missing_gelu(ctx: RunContext) -> None:
     with pytest.raises(ValueError, match="spacing"):
         run({**TINY, "grid": {"lo": -50.0, "hi": 50.0, "num": 2001}}, ctx)
     with pytest.raises(ValueError, match="must include 'gelu'"):
