@@ -98,7 +98,7 @@ def test_sgd_never_shrinks_the_norm_and_gd_needs_a_data_set(variant: str) -> Non
         observe=lambda p: {"n": sum(layer_norms_sq(p))},
     )
     assert bool((run.series["n"].diff(dim=1) > 0).all())  # (D6): +eta^2 ||g||^2 every step
-    with pytest.raises(ValueError, match="needs a FiniteTask"):
+    with pytest.raises(TypeError, match="needs a FiniteTask"):
         model.population_grad(params, task)
     data = task.fixed_sample(2, 16, gen)
     full = model.population_grad(params, data)

@@ -18,7 +18,7 @@ import torch
 
 from gdlab.symmetry.checks import check_choice
 from gdlab.symmetry.linear import Params
-from gdlab.symmetry.tasks import FiniteTask, GaussianTask, normalized
+from gdlab.symmetry.tasks import FiniteTask, GaussianTask, full_batch_of, normalized
 
 __all__ = ["ACTIVATIONS", "TwoLayerNet", "balance_sides"]
 
@@ -83,13 +83,8 @@ class TwoLayerNet:
         return back.transpose(-1, -2) @ x, g_U
 
     def population_grad(self, params: Params, task: GaussianTask | FiniteTask) -> Params:
-        """Full-batch gradient on a finite data set (no closed form for the Gaussian population)."""
-        if not isinstance(task, FiniteTask):
-            raise TypeError(
-                f"full-batch GD on {self.name} needs a FiniteTask (e.g. task.fixed_sample(...)), "
-                f"got {type(task).__name__}"
-            )
-        return self.grad(params, *task.full_batch(params[0].shape[0]))
+        """Full-batch gradient on a :class:`FiniteTask` (:func:`full_batch_of`)."""
+        return self.grad(params, *full_batch_of(self.name, task, params[0].shape[0]))
 
 
 def balance_sides(

@@ -24,7 +24,7 @@ import torch
 
 from gdlab.symmetry.checks import check_choice, check_int, check_real
 from gdlab.symmetry.linear import Params
-from gdlab.symmetry.tasks import FiniteTask, GaussianTask
+from gdlab.symmetry.tasks import FiniteTask, GaussianTask, full_batch_of
 
 __all__ = ["VARIANTS", "NormalizedTanhNet", "init_normalized", "layer_norms_sq"]
 
@@ -115,14 +115,8 @@ class NormalizedTanhNet:
         return G_in / nu + d_nw * w / nw, G_out / nw + d_nu * u / nu
 
     def population_grad(self, params: Params, task: GaussianTask | FiniteTask) -> Params:
-        """Full-batch gradient on a :class:`FiniteTask` (the tanh expectations over a Gaussian
-        input have no closed form: a :class:`GaussianTask` is refused)."""
-        if not isinstance(task, FiniteTask):
-            raise ValueError(
-                f"{self.name}: full-batch GD needs a FiniteTask (a fixed data set), got "
-                f"{type(task).__name__}"
-            )
-        return self.grad(params, *task.full_batch(params[0].shape[0]))
+        """Full-batch gradient on a :class:`FiniteTask` (:func:`full_batch_of`)."""
+        return self.grad(params, *full_batch_of(self.name, task, params[0].shape[0]))
 
 
 def init_normalized(

@@ -21,7 +21,7 @@ from gdlab.data import digits_images
 from gdlab.runtime import get_device, get_dtype
 from gdlab.symmetry.checks import check_finite, check_int, check_real
 
-__all__ = ["FiniteTask", "GaussianTask", "digits_task", "normalized", "sqrtm_psd"]
+__all__ = ["FiniteTask", "GaussianTask", "digits_task", "full_batch_of", "normalized", "sqrtm_psd"]
 
 
 def sqrtm_psd(mat: torch.Tensor, power: float = 0.5) -> torch.Tensor:
@@ -236,6 +236,20 @@ class FiniteTask:
     def full_batch(self, num_runs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The whole data set for each of the K runs."""
         return self.X.expand(num_runs, -1, -1), self.Y.expand(num_runs, -1, -1)
+
+
+def full_batch_of(
+    model: str, task: GaussianTask | FiniteTask, num_runs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole data set of ``task`` for full-batch GD on ``model`` (a nonlinear net, whose
+    population gradient over a Gaussian input has no closed form): a :class:`GaussianTask` is
+    refused, with the fix in the message."""
+    if not isinstance(task, FiniteTask):
+        raise TypeError(
+            f"full-batch GD on {model} needs a FiniteTask (a fixed data set, e.g. "
+            f"task.fixed_sample(...)), got {type(task).__name__}"
+        )
+    return task.full_batch(num_runs)
 
 
 def digits_task(num_classes: int = 10) -> FiniteTask:
