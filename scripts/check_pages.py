@@ -20,10 +20,10 @@ Defects:
   (a BibTeX key where the heading shows the citation).
 - ``duplicate``: the same image (same bytes) twice in one cell's output.
 - ``wide``: at desktop width, an image shown or drawn wider than the content column, or a table
-  wider than the column outside a horizontally scrolling box; at any width, an image, table or
-  display equation that sticks out of the column (or is clipped) outside a scrolling box or
-  overflows its scrolling box on the left (where it cannot scroll), or a page wider than the
-  window.
+  wider than the column outside a horizontally scrolling box; at any width, an image, table,
+  display equation or inline formula that sticks out of the column (or is clipped) outside a
+  scrolling box or overflows its scrolling box on the left (where it cannot scroll), text that
+  runs past its table cell (over the next one), or a page wider than the window.
 """
 
 from __future__ import annotations
@@ -178,10 +178,11 @@ const label = (el) => {
     const head = [...el.querySelectorAll('th')].slice(0, 4).map((th) => th.textContent.trim());
     return 'table (' + short(head.join(', ') || el.innerText, 40) + ')' + at;
   }
-  return 'equation ' + short(texOf.get(el) || '', 50) + at;
+  const kind = el.getAttribute('display') === 'true' ? 'equation ' : 'inline formula ';
+  return kind + short(texOf.get(el) || '', 50) + at;
 };
 const items = [];
-for (const el of article.querySelectorAll('img, table, mjx-container[display="true"]')) {
+for (const el of article.querySelectorAll('img, table, mjx-container')) {
   if (!visible(el) || el.closest('.cell_input')) continue;
   const r = el.getBoundingClientRect();
   const first = el.tagName === 'MJX-CONTAINER' && el.firstElementChild;
@@ -205,6 +206,15 @@ for (const el of article.querySelectorAll('img, table, mjx-container[display="tr
   } else if (box && inner.left < box.getBoundingClientRect().left - 1) {
     items.push(label(el) + ' ' + px(inner.width) + ' wide' + inColumn +
       ', cut off on the left (its box scrolls only to the right)');
+  }
+}
+// Text that runs past its table cell into the next one (a cell narrower than its content).
+for (const cell of article.querySelectorAll('td, th')) {
+  if (!visible(cell) || getComputedStyle(cell).overflowX !== 'visible') continue;
+  if (cell.scrollWidth > cell.clientWidth + 1) {
+    const table = cell.closest('table');
+    items.push('text "' + short(textOf(cell), 40) + '" runs ' + px(cell.scrollWidth -
+      cell.clientWidth) + ' past its cell in ' + label(table));
   }
 }
 const page = document.documentElement.scrollWidth, win = window.innerWidth;

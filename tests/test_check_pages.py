@@ -70,14 +70,18 @@ div.math { display: flex; flex-direction: row-reverse; max-width: 100%; overflow
 div.math mjx-container { flex-grow: 1; overflow: auto; }
 </style>"""
 LONG_TEX = " + ".join(f"\\frac{{a_{{{i}}}}}{{b_{{{i}}}}}" for i in range(40)) + " \\tag{1}"
+LONG_INLINE = " + ".join(f"x_{{{i}}}^2" for i in range(60))
 WIDE_ROW = "".join(f"<td>column {i} with a long value</td>" for i in range(14))
 WIDE_TABLE = f"<table><tr><th>a</th></tr><tr>{WIDE_ROW}</tr></table>"
 CELL = '<div class="cell"><div class="cell_output">{}</div></div>'
 
 PAGES = {
     "clean.html": (
-        MATHJAX_HEAD + '<link rel="stylesheet" href="_static/gdlab.css">',
+        MATHJAX_HEAD
+        + '<link rel="stylesheet" href="_static/gdlab.css">'
+        + '<script defer src="_static/gdlab-math.js"></script>',
         r"<p>Inline \(\norm{w_t}\le 1\) and a display</p><div class='math'>\[x^2\]</div>"
+        + f"<p>A long inline formula \\({LONG_INLINE}\\) scrolls in its own box.</p>"
         + CELL.format('<div class="output"><img src="small.png"></div>')
         + '<div class="gdlab-table-wrap"><table class="gdlab-table">'
         + f"<tr><th>a</th></tr><tr>{WIDE_ROW}</tr></table></div>"
@@ -114,6 +118,13 @@ PAGES = {
         WIDE_TABLE + f"<div style='overflow-x: auto'>{WIDE_TABLE.replace('<th>a', '<th>b')}</div>",
     ),
     "clipped.html": (MATHJAX_HEAD, f"<div class='math'>\\[{LONG_TEX}\\]</div>"),
+    "inline.html": (MATHJAX_HEAD, f"<p>Too long: \\({LONG_INLINE}\\) for one line.</p>"),
+    "overlap.html": (
+        "",
+        '<table style="table-layout: fixed; width: 300px"><tr>'
+        '<td style="width: 60px; white-space: nowrap">✗ contradicts the paper</td>'
+        "<td>the claim</td></tr></table>",
+    ),
     "left.html": (
         MATHJAX_HEAD + "<style>div.math { overflow-x: auto; }</style>",
         f"<div class='math'>\\[{LONG_TEX}\\]</div>",
@@ -138,7 +149,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "wide.png").write_bytes(png(1400, 300))
     static = root / "_static"
     static.mkdir()
-    (static / "gdlab.css").write_text((ROOT / "book/_static/gdlab.css").read_text())
+    for name in ("gdlab.css", "gdlab-math.js"):
+        (static / name).write_text((ROOT / "book/_static" / name).read_text())
     if MATHJAX is not None:
         (static / "mathjax").symlink_to(MATHJAX, target_is_directory=True)
     (root / "search.html").write_text("<html></html>")
@@ -256,3 +268,20 @@ def test_equation_overflowing_its_scroll_box_on_the_left(report: dict[str, list[
     lines = report["left.html"]  # a reversed flex row overflows where it cannot be scrolled to
     assert kinds(lines) == ["wide", "wide"]
     assert all("cut off on the left" in line for line in lines)
+
+
+@needs_browser
+@needs_mathjax
+def test_inline_formula_wider_than_its_line(report: dict[str, list[str]]) -> None:
+    lines = report["inline.html"]  # the clean page shows the same formula in its own scroll box
+    formula = [line for line in lines if "inline formula x_{0}^2" in line]
+    assert [line.split(":")[0] for line in formula] == ["wide @1280", "wide @390"]
+    assert all("cut off or out of the column" in line for line in formula)
+    assert len(lines) == 4 and all("page " in line for line in set(lines) - set(formula))
+
+
+@needs_browser
+def test_text_running_past_its_table_cell(report: dict[str, list[str]]) -> None:
+    (line,) = report["overlap.html"]
+    assert line.startswith('wide @1280,390: text "✗ contradicts the paper" runs ')
+    assert "past its cell in table" in line

@@ -130,7 +130,7 @@ def test_contradicted_paper_claims_are_stated_and_guarded() -> None:
     paper = row.as_stated()  # the paper's claim as printed, with its own status
     assert (paper.relation, paper.status, paper.contradicts) == ("<=", "fails", False)
     assert table["ok"].as_stated() is table["ok"]
-    assert "1 of the paper's claims contradicted" in stated.summary_line()
+    assert stated.summary_line() == "2 claims: 1 holds, 1 contradicts the paper"
     assert "gdlab-claim-contradicted" in stated._repr_html_()
     assert "contradicts the paper" in str(stated)
     stated.check()  # the contradiction holds: nothing fails

@@ -408,11 +408,18 @@ class ClaimTable(Sequence[Claim]):
         ]
 
     def summary_line(self) -> str:
-        """``"12 claims: 10 holds, 2 untestable; 3 of the paper's claims contradicted"``."""
-        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        """``"12 claims: 7 holds, 3 contradict the paper, 2 untestable"``: a row stating a
+        contradiction of the paper (:meth:`contradict`) is counted as such, not as holding."""
+        if not self._claims:
+            return "no claims"
         against = sum(c.contradicts and c.ok for c in self._claims)
-        tail = f"; {against} of the paper's claims contradicted by the runs" if against else ""
-        return f"{len(self)} claims: {counts}{tail}" if self._claims else "no claims"
+        counts = dict(self.counts())
+        counts["holds"] -= against
+        parts = [f"{n} {s}" for s, n in counts.items() if n]
+        if against:
+            verb = "contradicts" if against == 1 else "contradict"
+            parts.insert(1 if counts["holds"] else 0, f"{against} {verb} the paper")
+        return f"{len(self)} claims: {', '.join(parts)}"
 
     def contradict(self, names: Iterable[str]) -> ClaimTable:
         """This table with every claim named in ``names`` stated as contradicted by the runs.
