@@ -108,7 +108,7 @@ def test_rates_and_lemma_a14(result: Result) -> None:
     t = result.arrays["s1.a14.t"]
     assert t[0] == a14["s"] + 1 and t.shape == result.arrays["s1.a14.lower"].shape
     bands = result.tables["a14"].records()
-    assert all(b["A.14 lower"] <= b["tilde-eta (T-s*) L_T"] for b in bands)
+    assert all(b["A.14 lower bound on it"] <= b["tilde-eta (T-s*) L_T"] for b in bands)
 
 
 def test_a_wrong_threshold_is_caught(ctx, monkeypatch) -> None:

@@ -466,7 +466,7 @@ def _scalar(config: Config, ctx: RunContext, out: Result) -> None:
     out.tables["scalar"] = Table.from_records(
         [
             {
-                "init": k,
+                "init": k + 1,
                 "layer": i + 1,
                 "SGD |w_i| at eta -> 0": float(w_sq[k, i].sqrt()),
                 "s.e.": float(w_sq_se[k, i] / (2 * w_sq[k, i].sqrt())),
@@ -581,7 +581,7 @@ def _norm_table(
         for i in range(norms.shape[1]):
             rows.append(
                 {
-                    "init": k,
+                    "init": k + 1,
                     "layer": i + 1,
                     "SGD at eta -> 0": float(norms[k, i]),
                     "std. error": float(norms_se[k, i]),

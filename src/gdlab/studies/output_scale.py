@@ -564,6 +564,8 @@ def _rates(
             f"gain_max_{key}": float(max(worst["gain"])),
             f"factor_max_{key}": peak,
             f"s_star_first_{key}": float(r.s_star[0, j]),
+            f"s_star_min_{key}": float(np.nanmin(r.s_star[:, j])),
+            f"s_star_max_{key}": float(np.nanmax(r.s_star[:, j])),
             f"s_star_last_{key}": float(r.s_star[-1, j]),
             f"threshold5_last_{key}": float(r.threshold5[-1, j]),
             f"oscillating_{key}": int(r.oscillates.sum()),

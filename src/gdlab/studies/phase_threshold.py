@@ -274,7 +274,8 @@ def _rate_table(rates: list[dict[str, Any]]) -> Table:
 
 def _a14_table(rates: list[dict[str, Any]]) -> Table:
     return Table(
-        ["data", "tilde-eta", "s*", "tilde-eta (T-s*) L_T", "A.14 lower", "log10 A.14 upper"],
+        ["data", "tilde-eta", "s*", "tilde-eta (T-s*) L_T", "A.14 lower bound on it",
+         "log10 of the A.14 upper bound on it"],
         [
             [r["dataset"], r["lr"], r["s_star"], r["end"] * (r["steps"] - r["s_star"]) / r["steps"],
              r["band_low"], r["log10_band_high"]]
@@ -439,7 +440,7 @@ def phase_claims(
     claims.add(
         "runs that never reach eq. (4) are on non-separable data", "Theorem 3.2 (contrapositive)",
         sum(separable[r["dataset"]] for r in never), 0, relation="==",
-        note=f"{len(never)} run(s) never reach eq. (4)",
+        note=f"runs that never reach eq. (4): {len(never)}",
     )  # fmt: skip
     largest = max(by_data[fig2], key=lambda r: r["lr"])
     claims.add(

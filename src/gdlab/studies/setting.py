@@ -241,6 +241,7 @@ def run(config: Config, ctx: RunContext) -> Result:
         a1_rows.append([spec["label"], check.activation, check.m, R, check.samples,
                         ratios["rho"], ratios["beta"], ratios["kappa"]])  # fmt: skip
     values["n_samples"] = config["samples"]
+    values["max_ratio"] = max(max(row[5:]) for row in a1_rows)
 
     wc = config["width_check"]
     ds = dataset(wc["data"])
